@@ -1,0 +1,3 @@
+//! Run the Account Lockdown component under wasmtime against a mock platform.
+
+pub mod signing;

@@ -1,0 +1,1 @@
+//! The Account Lockdown stage.
