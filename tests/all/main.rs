@@ -2,3 +2,4 @@
 //! and the `stage-harness` command line. One binary, so the component compiles once.
 
 mod common;
+mod signing;
