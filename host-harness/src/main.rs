@@ -1,1 +1,246 @@
-fn main() {}
+//! `stage-harness`: run the Account Lockdown component against scenario files.
+//!
+//! Exit status of `run` and `check`: 0 when every expectation holds, 1 when one does
+//! not, 2 when the input cannot be used (bad scenario, plugin missing or refused).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use stage_harness::engine::{DEFAULT_FUEL, DEFAULT_MAX_MEMORY, DEFAULT_TIMEOUT};
+use stage_harness::signing::cli::{SigningCommand, TrustArgs};
+use stage_harness::signing::{self, TrustPolicy, VerifiedPlugin};
+use stage_harness::{Harness, Limits, Plugin, Report, Scenario, inspect};
+
+/// The plugin the commands load when `--plugin` is not given.
+const DEFAULT_PLUGIN: &str = "dist/account-lockdown.signed.wasm";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stage-harness",
+    version,
+    about = "Run the Account Lockdown component under wasmtime against a mock platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one scenario and print what the stage did.
+    Run {
+        /// The scenario file (JSON).
+        scenario: PathBuf,
+        #[command(flatten)]
+        plugin: PluginArgs,
+        #[command(flatten)]
+        budgets: BudgetArgs,
+        /// Print the JSON report instead of the readable one.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every scenario (*.json) in a folder: a line each and a summary.
+    Check {
+        /// The folder of scenario files.
+        dir: PathBuf,
+        #[command(flatten)]
+        plugin: PluginArgs,
+        #[command(flatten)]
+        budgets: BudgetArgs,
+        /// Print a JSON list of reports instead of the lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a component's WIT package, imports and exports, size and sha256.
+    Inspect {
+        /// The component file.
+        path: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// `keygen`, `sign` and `verify` (see `signing::cli`).
+    #[command(flatten)]
+    Signing(SigningCommand),
+}
+
+/// Which plugin to load and which signers to trust.
+#[derive(Debug, Args)]
+struct PluginArgs {
+    /// The signed plugin component.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PLUGIN)]
+    plugin: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+/// The run budgets.
+#[derive(Debug, Args)]
+struct BudgetArgs {
+    /// Fuel units one run may burn.
+    #[arg(long, value_name = "UNITS", default_value_t = DEFAULT_FUEL)]
+    fuel: u64,
+    /// Wall-clock milliseconds one run may take.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT.as_millis() as u64)]
+    timeout_ms: u64,
+    /// Bytes of linear memory one run may hold.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MEMORY)]
+    max_memory: usize,
+}
+
+impl BudgetArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel,
+            timeout: Duration::from_millis(self.timeout_ms),
+            max_memory: self.max_memory,
+        }
+    }
+}
+
+/// The trust policy the flags ask for; prints the warning for `--allow-unsigned`.
+fn policy(trust: &TrustArgs) -> Result<TrustPolicy> {
+    let policy = trust.policy()?;
+    if let Some(warning) = policy.warning() {
+        eprintln!("{warning}");
+    }
+    Ok(policy)
+}
+
+fn load(args: &PluginArgs) -> Result<VerifiedPlugin> {
+    let policy = policy(&args.trust)?;
+    Ok(signing::load_plugin(&args.plugin, &policy)?)
+}
+
+fn prepare(args: &PluginArgs, budgets: &BudgetArgs) -> Result<Plugin> {
+    let verified = load(args)?;
+    let harness = Harness::new(budgets.limits())?;
+    Ok(harness.load(&verified)?)
+}
+
+fn run(scenario: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -> Result<ExitCode> {
+    let loaded = Scenario::load(scenario)?;
+    let plugin = prepare(plugin, budgets)?;
+    let report = plugin.run(&loaded, &scenario.display().to_string());
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(exit_for(&[report]))
+}
+
+fn exit_for(reports: &[Report]) -> ExitCode {
+    if reports.iter().all(Report::passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn check(dir: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -> Result<ExitCode> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read scenario folder {}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "no scenario files (*.json) in {}; pass the folder that holds them",
+            dir.display()
+        );
+    }
+    let plugin = prepare(plugin, budgets)?;
+    let mut reports = Vec::new();
+    let mut unusable = 0;
+    let mut stdout = std::io::stdout().lock();
+    for file in &files {
+        let name = file.display().to_string();
+        let scenario = match Scenario::load(file) {
+            Ok(scenario) => scenario,
+            Err(error) => {
+                unusable += 1;
+                if json {
+                    eprintln!("error: {error}");
+                } else {
+                    writeln!(stdout, "ERROR {name}: {error}")?;
+                }
+                continue;
+            }
+        };
+        let report = plugin.run(&scenario, &name);
+        if !json {
+            let verdict = if report.passed() { "ok   " } else { "FAIL " };
+            let outcome = serde_json::to_value(&report.outcome)?;
+            let kind = outcome["kind"].as_str().unwrap_or("?");
+            writeln!(stdout, "{verdict} {name} ({kind})")?;
+            for failure in report.expectations.iter().flat_map(|e| &e.failures) {
+                writeln!(stdout, "        - {failure}")?;
+            }
+        }
+        reports.push(report);
+    }
+    let failed = reports.iter().filter(|r| !r.passed()).count();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&reports)?)?;
+    } else {
+        writeln!(
+            stdout,
+            "summary: {} scenarios, {} passed, {failed} failed, {unusable} unusable",
+            files.len(),
+            reports.len() - failed,
+        )?;
+    }
+    if unusable > 0 {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(exit_for(&reports))
+}
+
+fn inspect_cmd(path: &Path, trust: &TrustArgs, json: bool) -> Result<ExitCode> {
+    let policy = policy(trust)?;
+    let verified = signing::load_plugin(path, &policy)?;
+    let inspection = inspect::inspect(&verified)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
+    } else {
+        print!("{}", inspection.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run {
+            scenario,
+            plugin,
+            budgets,
+            json,
+        } => run(scenario, plugin, budgets, *json),
+        Command::Check {
+            dir,
+            plugin,
+            budgets,
+            json,
+        } => check(dir, plugin, budgets, *json),
+        Command::Inspect { path, trust, json } => inspect_cmd(path, trust, *json),
+        Command::Signing(command) => return command.run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The store data of one run and the host side of the `platform` imports.
+//!
+//! Each import is a thin delegation to the mock [`Platform`]: convert the WIT values,
+//! call the platform, convert back. Around that, every call is recorded (import name,
+//! arguments, result), scenario faults are applied, and the concurrent race is played.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::bindings::{self, HostError, platform, types};
+use crate::engine::{HasMemoryCap, MemoryCap};
+use crate::platform::{Event, LogLevel, Platform, PlatformError, UserPk, UserRef};
+use crate::scenario::{Fault, FaultKind};
+
+/// What an import call gave back, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallResult {
+    /// The call returned normally (for a `result`, its ok value).
+    Ok(Value),
+    /// The call returned its WIT error, such as `{"failed": "injected fault"}`.
+    Err(Value),
+    /// The host aborted the component call; the text says why.
+    Trap(String),
+}
+
+/// One recorded import call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallRecord {
+    pub import: String,
+    pub args: Vec<Value>,
+    pub result: CallResult,
+}
+
+/// The trap a `"fail": "trap"` fault raises.
+#[derive(Debug, thiserror::Error)]
+#[error("host import `{import}` trapped: injected fault on call {call}")]
+pub struct InjectedTrap {
+    pub import: &'static str,
+    pub call: u32,
+}
+
+/// Everything one run's store holds.
+#[derive(Debug)]
+pub struct HostState {
+    pub platform: Platform,
+    calls: Vec<CallRecord>,
+    faults: Vec<Fault>,
+    counts: BTreeMap<&'static str, u32>,
+    race_tokens: u32,
+    memory: MemoryCap,
+}
+
+impl HasMemoryCap for HostState {
+    fn memory_cap(&mut self) -> &mut MemoryCap {
+        &mut self.memory
+    }
+}
+
+impl HostState {
+    pub fn new(platform: Platform, faults: Vec<Fault>, race_tokens: u32) -> Self {
+        HostState {
+            platform,
+            calls: Vec::new(),
+            faults,
+            counts: BTreeMap::new(),
+            race_tokens,
+            memory: MemoryCap::default(),
+        }
+    }
+
+    pub fn calls(&self) -> &[CallRecord] {
+        &self.calls
+    }
+
+    /// Run one import: count it, apply a fault if one fires, else delegate to the
+    /// platform; record the call either way.
+    fn call<T>(
+        &mut self,
+        import: &'static str,
+        args: Vec<Value>,
+        show: impl FnOnce(&T) -> Value,
+        op: impl FnOnce(&mut Platform) -> Result<T, PlatformError>,
+    ) -> wasmtime::Result<Result<T, HostError>> {
+        let count = self.counts.entry(import).or_default();
+        *count += 1;
+        let call = *count;
+        let fault = self
+            .faults
+            .iter()
+            .find(|f| f.fires(import, call))
+            .map(|f| f.fail);
+        let (result, recorded) = match fault {
+            Some(FaultKind::Trap) => {
+                let trap = InjectedTrap { import, call };
+                let text = trap.to_string();
+                self.record(import, args, CallResult::Trap(text));
+                return Err(wasmtime::Error::new(trap));
+            }
+            Some(FaultKind::Error) => {
+                let error = PlatformError::Failed("injected fault".into());
+                (Err(error.clone()), CallResult::Err(to_json(&error)))
+            }
+            None => match op(&mut self.platform) {
+                Ok(value) => {
+                    let shown = show(&value);
+                    (Ok(value), CallResult::Ok(shown))
+                }
+                Err(error) => {
+                    let shown = to_json(&error);
+                    (Err(error), CallResult::Err(shown))
+                }
+            },
+        };
+        self.record(import, args, recorded);
+        Ok(result.map_err(wit_error))
+    }
+
+    fn record(&mut self, import: &str, args: Vec<Value>, result: CallResult) {
+        self.calls.push(CallRecord {
+            import: import.to_owned(),
+            args,
+            result,
+        });
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn wit_error(error: PlatformError) -> HostError {
+    match error {
+        PlatformError::UserNotFound(pk) => HostError::UserNotFound(pk),
+        PlatformError::Failed(text) => HostError::Failed(text),
+    }
+}
+
+fn wit_user(user: UserRef) -> types::User {
+    use crate::platform::UserType;
+    types::User {
+        pk: user.pk,
+        username: user.username,
+        kind: match user.kind {
+            UserType::Internal => types::UserKind::Internal,
+            UserType::External => types::UserKind::External,
+            UserType::ServiceAccount => types::UserKind::ServiceAccount,
+            UserType::InternalServiceAccount => types::UserKind::InternalServiceAccount,
+            UserType::Anonymous => types::UserKind::Anonymous,
+        },
+    }
+}
+
+fn show_user(user: &Option<UserRef>) -> Value {
+    match user {
+        Some(user) => {
+            json!({"pk": user.pk, "username": user.username, "kind": user.kind.wit_name()})
+        }
+        None => Value::Null,
+    }
+}
+
+fn show_unit(_: &()) -> Value {
+    Value::Null
+}
+
+type Answer<T> = wasmtime::Result<Result<T, HostError>>;
+
+impl types::Host for HostState {}
+
+impl platform::Host for HostState {
+    fn get_pending_user(&mut self) -> Answer<Option<types::User>> {
+        let answer = self.call("get-pending-user", vec![], show_user, |p| {
+            p.get_pending_user()
+        })?;
+        Ok(answer.map(|user| user.map(wit_user)))
+    }
+
+    fn get_actor(&mut self) -> Answer<Option<types::User>> {
+        let answer = self.call("get-actor", vec![], show_user, |p| p.get_actor())?;
+        Ok(answer.map(|user| user.map(wit_user)))
+    }
+
+    fn can_change_user(&mut self, target: UserPk) -> Answer<bool> {
+        self.call(
+            "can-change-user",
+            vec![json!(target)],
+            |b| json!(b),
+            |p| p.can_change_user(target),
+        )
+    }
+
+    fn set_inactive(&mut self, user: UserPk) -> Answer<()> {
+        self.call("set-inactive", vec![json!(user)], show_unit, |p| {
+            p.set_inactive(user)
+        })
+    }
+
+    fn clear_password(&mut self, user: UserPk) -> Answer<()> {
+        self.call("clear-password", vec![json!(user)], show_unit, |p| {
+            p.clear_password(user)
+        })
+    }
+
+    fn delete_sessions(&mut self, user: UserPk) -> Answer<u32> {
+        self.call(
+            "delete-sessions",
+            vec![json!(user)],
+            |n| json!(n),
+            |p| p.delete_sessions(user),
+        )
+    }
+
+    fn revoke_tokens(&mut self, user: UserPk) -> Answer<u32> {
+        let answer = self.call(
+            "revoke-tokens",
+            vec![json!(user)],
+            |n| json!(n),
+            |p| p.revoke_tokens(user),
+        );
+        // The race: an attacker mints fresh tokens right after the first revoke pass.
+        if self.race_tokens > 0 && answer.is_ok() {
+            let n = std::mem::take(&mut self.race_tokens);
+            self.platform.mint_tokens(user, n);
+        }
+        answer
+    }
+
+    fn emit_event(&mut self, event: types::Event) -> Answer<()> {
+        let event = Event {
+            action: event.action,
+            context: event.context,
+        };
+        let args = vec![to_json(&event)];
+        self.call("emit-event", args, show_unit, move |p| p.emit_event(event))
+    }
+
+    fn redirect(&mut self, path: String) -> Answer<()> {
+        let args = vec![json!(path)];
+        self.call("redirect", args, show_unit, |p| p.redirect(&path))
+    }
+
+    fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            bindings::LogLevel::Info => LogLevel::Info,
+            bindings::LogLevel::Warning => LogLevel::Warning,
+            bindings::LogLevel::Error => LogLevel::Error,
+        };
+        let args = vec![to_json(&level), json!(message)];
+        let answer = self.call("log", args, show_unit, |p| {
+            p.log(level, message);
+            Ok(())
+        })?;
+        // Scenario validation refuses `error` faults on `log`, so this stays Ok.
+        answer.map_err(|e| wasmtime::format_err!("log cannot fail, yet returned {e:?}"))
+    }
+}

@@ -1,0 +1,227 @@
+//! What a run did: the JSON report (SCENARIOS.md) and its readable rendering.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::engine::Limits;
+use crate::host::{CallRecord, CallResult};
+use crate::platform::{Event, LogLevel, LogLine, PlatformState};
+use crate::signing::VerifiedPlugin;
+
+/// The plugin a report was produced with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginInfo {
+    pub path: String,
+    pub sha256: String,
+    /// The trusted keys that signed it; empty when it was not verified.
+    pub signed_by: Vec<String>,
+    /// False when it was loaded with `--allow-unsigned`.
+    pub verified: bool,
+}
+
+impl From<&VerifiedPlugin> for PluginInfo {
+    fn from(plugin: &VerifiedPlugin) -> Self {
+        PluginInfo {
+            path: plugin.path.display().to_string(),
+            sha256: plugin.sha256.clone(),
+            signed_by: plugin.signed_by.clone(),
+            verified: plugin.verified,
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    Continue,
+    Invalid {
+        message: String,
+    },
+    Redirect {
+        to: String,
+    },
+    /// The plugin trapped, ran out of a budget, or broke the contract.
+    Error {
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// Whether the platform keeps the run's changes.
+    pub fn commits(&self) -> bool {
+        matches!(self, Outcome::Continue | Outcome::Redirect { .. })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Outcome::Continue => "continue".to_owned(),
+            Outcome::Invalid { message } => format!("invalid: {message}"),
+            Outcome::Redirect { to } => format!("redirect to {to}"),
+            Outcome::Error { message } => format!("error: {message}"),
+        }
+    }
+}
+
+/// The budgets the run had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LimitsReport {
+    pub fuel: u64,
+    pub timeout_ms: u128,
+    pub max_memory: usize,
+}
+
+impl From<&Limits> for LimitsReport {
+    fn from(limits: &Limits) -> Self {
+        LimitsReport {
+            fuel: limits.fuel,
+            timeout_ms: limits.timeout.as_millis(),
+            max_memory: limits.max_memory,
+        }
+    }
+}
+
+/// Whether the scenario's `expect` held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expectations {
+    pub passed: bool,
+    pub failures: Vec<String>,
+}
+
+/// Everything one run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub description: String,
+    pub plugin: PluginInfo,
+    pub outcome: Outcome,
+    pub committed: bool,
+    pub calls: Vec<CallRecord>,
+    /// Events kept (none when rolled back).
+    pub events: Vec<Event>,
+    /// Redirects kept (none when rolled back).
+    pub redirects: Vec<String>,
+    /// Log lines the stage wrote (kept even on rollback, like a real log).
+    pub logs: Vec<LogLine>,
+    /// The platform after the run, in the scenario's shape.
+    pub state: PlatformState,
+    /// What differs between the platform before and after, a line each.
+    pub changes: Vec<String>,
+    /// Fuel units the run burned.
+    pub fuel: u64,
+    pub limits: LimitsReport,
+    /// Wall-clock time of instantiation and the call, in milliseconds. A measurement,
+    /// never part of an expectation.
+    pub wall_time_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectations: Option<Expectations>,
+}
+
+impl Report {
+    /// True unless an expectation failed.
+    pub fn passed(&self) -> bool {
+        self.expectations.as_ref().is_none_or(|e| e.passed)
+    }
+
+    /// The JSON report, pretty-printed.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// The readable report `stage-harness run` prints.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let w = &mut out;
+        let _ = writeln!(w, "scenario   {}", self.scenario);
+        if !self.description.is_empty() {
+            let _ = writeln!(w, "           {}", self.description);
+        }
+        let signer = if self.plugin.verified {
+            format!("signed by {}", self.plugin.signed_by.join(", "))
+        } else {
+            "NOT VERIFIED (loaded with --allow-unsigned)".to_owned()
+        };
+        let _ = writeln!(w, "plugin     {} ({signer})", self.plugin.path);
+        let _ = writeln!(w, "           sha256 {}", self.plugin.sha256);
+        let _ = writeln!(w, "outcome    {}", self.outcome.describe());
+        let committed = if self.committed {
+            "yes, changes kept"
+        } else {
+            "no, everything rolled back"
+        };
+        let _ = writeln!(w, "committed  {committed}");
+
+        let _ = writeln!(w, "\nhost calls ({})", self.calls.len());
+        if self.calls.is_empty() {
+            let _ = writeln!(w, "  (none)");
+        }
+        for (i, call) in self.calls.iter().enumerate() {
+            let args = call.args.iter().map(compact).collect::<Vec<_>>().join(", ");
+            let result = match &call.result {
+                CallResult::Ok(value) if value.is_null() => "ok".to_owned(),
+                CallResult::Ok(value) => format!("ok {}", compact(value)),
+                CallResult::Err(value) => format!("ERR {}", compact(value)),
+                CallResult::Trap(text) => format!("TRAP {text}"),
+            };
+            let _ = writeln!(w, "  {:>2}. {}({args}) -> {result}", i + 1, call.import);
+        }
+
+        let _ = writeln!(w, "\nevents ({})", self.events.len());
+        if self.events.is_empty() {
+            let _ = writeln!(w, "  (none)");
+        }
+        for event in &self.events {
+            let context = serde_json::to_value(event)
+                .map(|v| compact(&v["context"]))
+                .unwrap_or_default();
+            let _ = writeln!(w, "  {} {context}", event.action);
+        }
+        for path in &self.redirects {
+            let _ = writeln!(w, "\nredirect   {path}");
+        }
+
+        let _ = writeln!(w, "\nchanges ({})", self.changes.len());
+        if self.changes.is_empty() {
+            let _ = writeln!(w, "  (none)");
+        }
+        for change in &self.changes {
+            let _ = writeln!(w, "  {change}");
+        }
+
+        if !self.logs.is_empty() {
+            let _ = writeln!(w, "\nlog");
+            for line in &self.logs {
+                let level = match line.level {
+                    LogLevel::Info => "info",
+                    LogLevel::Warning => "warning",
+                    LogLevel::Error => "error",
+                };
+                let _ = writeln!(w, "  {level}: {}", line.message);
+            }
+        }
+
+        let _ = writeln!(w);
+        let _ = writeln!(w, "fuel       {} of {}", self.fuel, self.limits.fuel);
+        let _ = writeln!(w, "wall time  {:.2} ms", self.wall_time_ms);
+        match &self.expectations {
+            None => {
+                let _ = writeln!(w, "expect     (none given)");
+            }
+            Some(e) if e.passed => {
+                let _ = writeln!(w, "expect     all hold");
+            }
+            Some(e) => {
+                let _ = writeln!(w, "expect     {} FAILED", e.failures.len());
+                for failure in &e.failures {
+                    let _ = writeln!(w, "  - {failure}");
+                }
+            }
+        }
+        out
+    }
+}
+
+fn compact(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}

@@ -1,0 +1,501 @@
+//! Scenario files: the situation to run the stage in, and what must hold afterwards.
+//!
+//! The format is public (see SCENARIOS.md): unknown fields are refused so that a typo
+//! cannot silently change what a test checks, and every user a scenario mentions must
+//! exist in its `platform.users`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::platform::{Event, FlowRequest, PlatformState, UserPk, UserType};
+
+/// Every import of the `platform` interface, by its WIT name.
+pub const IMPORTS: [&str; 10] = [
+    "get-pending-user",
+    "get-actor",
+    "can-change-user",
+    "set-inactive",
+    "clear-password",
+    "delete-sessions",
+    "revoke-tokens",
+    "emit-event",
+    "redirect",
+    "log",
+];
+
+/// Why a scenario file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub stage: StageSettings,
+    #[serde(default)]
+    pub platform: PlatformState,
+    #[serde(default)]
+    pub request: Request,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub concurrent: Concurrent,
+    #[serde(default)]
+    pub expect: Option<Expect>,
+}
+
+/// The stage's five settings, with the documented defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSettings {
+    #[serde(default = "yes")]
+    pub deactivate_user: bool,
+    #[serde(default = "yes")]
+    pub set_unusable_password: bool,
+    #[serde(default = "yes")]
+    pub delete_sessions: bool,
+    #[serde(default = "yes")]
+    pub revoke_tokens: bool,
+    #[serde(default)]
+    pub completion_flow: Option<CompletionFlow>,
+}
+
+impl Default for StageSettings {
+    fn default() -> Self {
+        StageSettings {
+            deactivate_user: true,
+            set_unusable_password: true,
+            delete_sessions: true,
+            revoke_tokens: true,
+            completion_flow: None,
+        }
+    }
+}
+
+/// The flow a self-service lockdown ends in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionFlow {
+    pub slug: String,
+    /// Defaults to `none` when left out.
+    #[serde(default)]
+    pub authentication: FlowAuthentication,
+}
+
+/// The completion flow's authentication setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowAuthentication {
+    #[default]
+    None,
+    RequireAuthenticated,
+    RequireUnauthenticated,
+    RequireSuperuser,
+}
+
+/// Who runs the flow, for whom it was planned, and the flow plan context.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    #[serde(default)]
+    pub actor: Option<UserPk>,
+    #[serde(default)]
+    pub pending_user: Option<UserPk>,
+    /// The flow plan context; handed to the stage as JSON text. Defaults to `{}`.
+    #[serde(default)]
+    pub context: Option<serde_json::Value>,
+    /// Addition: the context as raw text, handed over byte for byte, for testing how the
+    /// stage treats text that is not JSON. Not together with `context`.
+    #[serde(default)]
+    pub context_text: Option<String>,
+}
+
+impl Request {
+    /// The context text the stage receives.
+    pub fn context_text(&self) -> String {
+        match (&self.context_text, &self.context) {
+            (Some(text), _) => text.clone(),
+            (None, Some(value)) => value.to_string(),
+            (None, None) => "{}".to_owned(),
+        }
+    }
+
+    pub fn flow_request(&self) -> FlowRequest {
+        FlowRequest {
+            actor: self.actor,
+            pending_user: self.pending_user,
+        }
+    }
+}
+
+/// How an injected fault fails the import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The import returns `host-error::failed("injected fault")`.
+    Error,
+    /// The host aborts the component call.
+    Trap,
+}
+
+/// Make one import fail, on its n-th call or on every call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub import: String,
+    pub fail: FaultKind,
+    #[serde(default)]
+    pub on_call: Option<u32>,
+}
+
+impl Fault {
+    /// Whether this fault fires on the `call`-th call (1-based) of `import`.
+    pub fn fires(&self, import: &str, call: u32) -> bool {
+        self.import == import && self.on_call.is_none_or(|n| n == call)
+    }
+}
+
+/// An attacker racing the lockdown.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrent {
+    /// Fresh tokens of the target created right after the first `revoke-tokens` call.
+    #[serde(default)]
+    pub tokens_created_during_revoke: u32,
+}
+
+/// The outcome a scenario expects. `message`/`to` are compared only when given;
+/// `message_contains` (an addition) checks a part of the message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedOutcome {
+    pub kind: OutcomeKind,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub message_contains: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// The four ways a run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    Continue,
+    Invalid,
+    Redirect,
+    Error,
+}
+
+/// Fields of a user to compare; the ones left out are not checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedUser {
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<UserType>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub password_usable: Option<bool>,
+    #[serde(default)]
+    pub superuser: Option<bool>,
+}
+
+/// What must hold after the run. Every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    #[serde(default)]
+    pub outcome: Option<ExpectedOutcome>,
+    #[serde(default)]
+    pub users: Option<BTreeMap<UserPk, ExpectedUser>>,
+    #[serde(default)]
+    pub sessions_left: Option<BTreeMap<UserPk, usize>>,
+    #[serde(default)]
+    pub tokens_left: Option<BTreeMap<UserPk, usize>>,
+    /// The whole list of events, in order.
+    #[serde(default)]
+    pub events: Option<Vec<Event>>,
+    /// Addition: whether the run's changes were kept.
+    #[serde(default)]
+    pub committed: Option<bool>,
+    /// Addition: the import names called, in order, exactly.
+    #[serde(default)]
+    pub calls: Option<Vec<String>>,
+    /// Addition: the redirect paths asked for (after commit or rollback).
+    #[serde(default)]
+    pub redirects: Option<Vec<String>>,
+}
+
+impl Scenario {
+    /// Read, parse and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Parse and validate scenario text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario =
+            serde_json::from_str(text).map_err(|source| ScenarioError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        scenario
+            .validate()
+            .map_err(|message| ScenarioError::Invalid {
+                path: path.to_owned(),
+                message,
+            })?;
+        Ok(scenario)
+    }
+
+    /// Check what serde cannot: references, duplicates, fault names.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut pks = BTreeSet::new();
+        for user in &self.platform.users {
+            if !pks.insert(user.pk) {
+                return Err(format!(
+                    "platform.users: user pk {} appears more than once; give each user its own pk",
+                    user.pk
+                ));
+            }
+        }
+        let known = |pk: UserPk, field: &str| -> Result<(), String> {
+            if pks.contains(&pk) {
+                Ok(())
+            } else {
+                let listed = pks
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Err(format!(
+                    "{field}: user pk {pk} does not exist; add it to platform.users (known pks: [{listed}])"
+                ))
+            }
+        };
+        if let Some(pk) = self.request.actor {
+            known(pk, "request.actor")?;
+        }
+        if let Some(pk) = self.request.pending_user {
+            known(pk, "request.pending_user")?;
+        }
+        for user in &self.platform.users {
+            for &pk in user.can_change.listed() {
+                known(pk, &format!("platform.users[pk {}].can_change", user.pk))?;
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for (i, session) in self.platform.sessions.iter().enumerate() {
+            known(session.user, &format!("platform.sessions[{i}].user"))?;
+            if !ids.insert(session.id.as_str()) {
+                return Err(format!(
+                    "platform.sessions[{i}]: session id {:?} appears more than once",
+                    session.id
+                ));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for (i, token) in self.platform.tokens.iter().enumerate() {
+            known(token.user, &format!("platform.tokens[{i}].user"))?;
+            if !ids.insert(token.id.as_str()) {
+                return Err(format!(
+                    "platform.tokens[{i}]: token id {:?} appears more than once",
+                    token.id
+                ));
+            }
+        }
+        if self.request.context.is_some() && self.request.context_text.is_some() {
+            return Err("request: give either context or context_text, not both".to_owned());
+        }
+        if let Some(context) = &self.request.context
+            && !context.is_object()
+        {
+            return Err(
+                "request.context: must be a JSON object; use context_text to hand the stage other text"
+                    .to_owned(),
+            );
+        }
+        for (i, fault) in self.faults.iter().enumerate() {
+            if !IMPORTS.contains(&fault.import.as_str()) {
+                return Err(format!(
+                    "faults[{i}].import: unknown import {:?}; valid imports: {}",
+                    fault.import,
+                    IMPORTS.join(", ")
+                ));
+            }
+            if fault.import == "log" && fault.fail == FaultKind::Error {
+                return Err(format!(
+                    "faults[{i}]: import \"log\" has no error result, so it cannot fail with \"error\"; use \"fail\": \"trap\""
+                ));
+            }
+            if fault.on_call == Some(0) {
+                return Err(format!(
+                    "faults[{i}].on_call: calls count from 1; leave it out to fail every call"
+                ));
+            }
+        }
+        if let Some(expect) = &self.expect {
+            let maps = [
+                (
+                    "expect.users",
+                    expect
+                        .users
+                        .as_ref()
+                        .map(|m| m.keys().copied().collect::<Vec<_>>()),
+                ),
+                (
+                    "expect.sessions_left",
+                    expect
+                        .sessions_left
+                        .as_ref()
+                        .map(|m| m.keys().copied().collect()),
+                ),
+                (
+                    "expect.tokens_left",
+                    expect
+                        .tokens_left
+                        .as_ref()
+                        .map(|m| m.keys().copied().collect()),
+                ),
+            ];
+            for (field, keys) in maps {
+                for pk in keys.unwrap_or_default() {
+                    known(pk, field)?;
+                }
+            }
+            if let Some(calls) = &expect.calls {
+                for (i, name) in calls.iter().enumerate() {
+                    if !IMPORTS.contains(&name.as_str()) {
+                        return Err(format!(
+                            "expect.calls[{i}]: unknown import {name:?}; valid imports: {}",
+                            IMPORTS.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, String> {
+        Scenario::parse(text, Path::new("s.json")).map_err(|e| e.to_string())
+    }
+
+    const USERS: &str =
+        r#""platform": {"users": [{"pk": 1, "username": "a", "type": "internal"}]}"#;
+
+    #[test]
+    fn defaults_turn_every_action_on() {
+        let s = parse("{}").unwrap();
+        assert!(s.stage.deactivate_user && s.stage.set_unusable_password);
+        assert!(s.stage.delete_sessions && s.stage.revoke_tokens);
+        assert!(s.stage.completion_flow.is_none());
+        assert_eq!(s.request.context_text(), "{}");
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let err = parse(r#"{"request": {"actr": 1}}"#).unwrap_err();
+        assert!(err.starts_with("s.json: unknown field `actr`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_user_is_named() {
+        let err = parse(&format!(r#"{{{USERS}, "request": {{"pending_user": 7}}}}"#)).unwrap_err();
+        assert_eq!(
+            err,
+            "s.json: request.pending_user: user pk 7 does not exist; add it to platform.users (known pks: [1])"
+        );
+    }
+
+    #[test]
+    fn duplicate_pk_and_bad_faults_are_refused() {
+        let dup = r#"{"platform": {"users": [{"pk": 1, "username": "a", "type": "internal"},
+                                             {"pk": 1, "username": "b", "type": "internal"}]}}"#;
+        assert!(
+            parse(dup)
+                .unwrap_err()
+                .contains("user pk 1 appears more than once")
+        );
+        let bad = parse(r#"{"faults": [{"import": "revoke", "fail": "error"}]}"#).unwrap_err();
+        assert!(
+            bad.contains("unknown import \"revoke\"; valid imports: get-pending-user"),
+            "{bad}"
+        );
+        let log = parse(r#"{"faults": [{"import": "log", "fail": "error"}]}"#).unwrap_err();
+        assert!(log.contains("import \"log\" has no error result"), "{log}");
+    }
+
+    #[test]
+    fn can_change_takes_all_or_a_list() {
+        let s = parse(
+            r#"{"platform": {"users": [
+            {"pk": 1, "username": "a", "type": "internal", "can_change": "all"},
+            {"pk": 2, "username": "b", "type": "internal", "can_change": [1]}]}}"#,
+        )
+        .unwrap();
+        assert!(s.platform.users[0].can_change.covers(99));
+        assert!(s.platform.users[1].can_change.covers(1));
+        let err = parse(
+            r#"{"platform": {"users": [
+            {"pk": 1, "username": "a", "type": "internal", "can_change": "some"}]}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("expected a list of user pks or the string \"all\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fault_fires_on_its_call_or_every_call() {
+        let every = Fault {
+            import: "log".into(),
+            fail: FaultKind::Trap,
+            on_call: None,
+        };
+        assert!(every.fires("log", 1) && every.fires("log", 5) && !every.fires("redirect", 1));
+        let second = Fault {
+            on_call: Some(2),
+            ..every
+        };
+        assert!(!second.fires("log", 1) && second.fires("log", 2));
+    }
+}
