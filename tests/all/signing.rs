@@ -251,7 +251,8 @@ fn core_module_header_with_a_valid_signature_is_refused_as_not_a_component() {
     let path = f.write("rewritten.wasm", &bytes);
 
     // The signature does not cover the preamble: it still verifies...
-    let trusted = stage_harness::signing::load_trusted_keys(&[dev.public.clone()]).unwrap();
+    let trusted =
+        stage_harness::signing::load_trusted_keys(std::slice::from_ref(&dev.public)).unwrap();
     let signers = verify_bytes(&path, &bytes, &trusted, None).unwrap();
     assert_eq!(signers.len(), 1);
     // ...so the loader checks the header after verifying, and refuses.
@@ -284,7 +285,10 @@ fn detached_signature_verifies_and_so_does_the_same_signature_embedded() {
     let original = component();
     let path = f.write("plugin.wasm", &original);
     let signed = sign_bytes(&path, &original, &dev.secret, true).unwrap();
-    assert_eq!(signed.component, original, "detached signing leaves the file as is");
+    assert_eq!(
+        signed.component, original,
+        "detached signing leaves the file as is"
+    );
     let sig = signed.detached_signature.unwrap();
     let sig_path = f.write("plugin.wasm.sig", &sig);
 
@@ -346,7 +350,10 @@ fn detached_signature_file_that_is_not_a_signature_is_refused() {
         },
     )
     .unwrap_err();
-    assert!(matches!(err, SigningError::BadSignatureFile { .. }), "{err}");
+    assert!(
+        matches!(err, SigningError::BadSignatureFile { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -368,7 +375,10 @@ fn two_signers_either_trusted_key_is_accepted() {
         [label("bob", &bob), label("alice", &alice)],
         "in the order the keys were trusted"
     );
-    assert_eq!(signed_by(trust(&[&stranger, &alice])), [label("alice", &alice)]);
+    assert_eq!(
+        signed_by(trust(&[&stranger, &alice])),
+        [label("alice", &alice)]
+    );
     let err = load(&twice, &trust(&[&stranger])).unwrap_err();
     let msg = err.to_string();
     assert!(
@@ -443,7 +453,10 @@ fn allow_unsigned_loads_without_verifying_and_warns() {
     assert_eq!(TrustPolicy::Keys(vec![]).warning(), None);
 
     // It still refuses what is not a component.
-    let core = f.write("core.wasm", &[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+    let core = f.write(
+        "core.wasm",
+        &[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    );
     let err = load(&core, &TrustPolicy::AllowUnsigned).unwrap_err();
     assert!(matches!(err, SigningError::NotAComponent { .. }), "{err}");
 }
@@ -490,7 +503,10 @@ fn trust_dir_trusts_every_pub_file_in_it() {
         panic!("{policy:?}")
     };
     assert_eq!(keys, &[alice.public.clone(), bob.public.clone()]);
-    assert_eq!(load(&path, &policy).unwrap().signed_by, [label("bob", &bob)]);
+    assert_eq!(
+        load(&path, &policy).unwrap().signed_by,
+        [label("bob", &bob)]
+    );
 
     // The environment variable names the folder when no option does.
     let from_env = TrustKeyArgs::default()

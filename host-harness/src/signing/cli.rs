@@ -48,7 +48,10 @@ impl TrustArgs {
     /// The policy these options describe, reading $STAGE_HARNESS_TRUST_DIR and
     /// ./trust/ as documented.
     pub fn policy(&self) -> Result<TrustPolicy, SigningError> {
-        self.policy_with(std::env::var_os(TRUST_DIR_ENV), Path::new(DEFAULT_TRUST_DIR))
+        self.policy_with(
+            std::env::var_os(TRUST_DIR_ENV),
+            Path::new(DEFAULT_TRUST_DIR),
+        )
     }
 
     /// [`TrustArgs::policy`] with the environment and default folder passed in.
@@ -67,7 +70,10 @@ impl TrustArgs {
 impl TrustKeyArgs {
     /// The key-based policy these options describe.
     pub fn policy(&self) -> Result<TrustPolicy, SigningError> {
-        self.policy_with(std::env::var_os(TRUST_DIR_ENV), Path::new(DEFAULT_TRUST_DIR))
+        self.policy_with(
+            std::env::var_os(TRUST_DIR_ENV),
+            Path::new(DEFAULT_TRUST_DIR),
+        )
     }
 
     /// [`TrustKeyArgs::policy`] with the environment and default folder passed in.
@@ -130,7 +136,12 @@ pub struct SignArgs {
     pub input: PathBuf,
     /// Where to write the signed component. With --detached: where to write an
     /// unchanged copy of IN (optional).
-    #[arg(short = 'o', long = "out", value_name = "OUT", required_unless_present = "detached")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "OUT",
+        required_unless_present = "detached"
+    )]
     pub output: Option<PathBuf>,
     /// The secret key file.
     #[arg(long, value_name = "SECRET")]
@@ -323,9 +334,16 @@ mod tests {
 
     #[test]
     fn trust_is_repeatable_and_detached_selects_the_detached_policy() {
-        let Command::Run { trust } =
-            parse(&["run", "--trust", "a.pub", "--trust", "b.pub", "--detached", "x.sig"]).unwrap()
-        else {
+        let Command::Run { trust } = parse(&[
+            "run",
+            "--trust",
+            "a.pub",
+            "--trust",
+            "b.pub",
+            "--detached",
+            "x.sig",
+        ])
+        .unwrap() else {
             panic!("not run")
         };
         match trust.policy_with(None, Path::new("/nonexistent")).unwrap() {
@@ -353,7 +371,17 @@ mod tests {
     #[test]
     fn sign_needs_out_unless_detached() {
         assert!(parse(&["sign", "in.wasm", "--key", "k.secret"]).is_err());
-        assert!(parse(&["sign", "in.wasm", "--key", "k.secret", "--detached", "s.sig"]).is_ok());
+        assert!(
+            parse(&[
+                "sign",
+                "in.wasm",
+                "--key",
+                "k.secret",
+                "--detached",
+                "s.sig"
+            ])
+            .is_ok()
+        );
         let Command::Signing(SigningCommand::Keygen(k)) = parse(&["keygen", "--out", "d"]).unwrap()
         else {
             panic!("not keygen")

@@ -107,7 +107,9 @@ pub fn parse_secret_key(data: &[u8]) -> Result<SecretKey, String> {
     };
     sk.sk
         .validate_public_key(&sk.sk.public_key())
-        .map_err(|_| "the key is corrupted (its public half does not match its seed)".to_string())?;
+        .map_err(|_| {
+            "the key is corrupted (its public half does not match its seed)".to_string()
+        })?;
     Ok(sk)
 }
 
@@ -289,7 +291,10 @@ mod tests {
         assert_eq!(raw.pk, kp.pk.pk);
         assert_eq!(pem.pk, kp.pk.pk);
         assert_eq!(der.pk, kp.pk.pk);
-        assert!(raw.key_id().is_some(), "key id attached for signature matching");
+        assert!(
+            raw.key_id().is_some(),
+            "key id attached for signature matching"
+        );
 
         let sk = parse_secret_key(&kp.sk.to_bytes()).unwrap();
         assert_eq!(sk.sk, kp.sk.sk);
@@ -343,7 +348,10 @@ mod tests {
         assert_eq!(fingerprint(&kp.pk), hex(with_id.key_id().unwrap()));
         assert_eq!(fingerprint(&kp.pk).len(), 24);
         let short = short_fingerprint(&fingerprint(&kp.pk));
-        assert!(short.starts_with("ed25519:") && short.ends_with('…'), "{short}");
+        assert!(
+            short.starts_with("ed25519:") && short.ends_with('…'),
+            "{short}"
+        );
         assert_eq!(short.chars().count(), "ed25519:".len() + 8 + 1);
     }
 

@@ -68,7 +68,9 @@ pub enum SigningError {
     },
     #[error("{path} is not a WebAssembly component ({detail}); build it with `make build`")]
     NotAComponent { path: PathBuf, detail: String },
-    #[error("detached signature {path} cannot be used: {detail}; pass the file written by `stage-harness sign --detached`")]
+    #[error(
+        "detached signature {path} cannot be used: {detail}; pass the file written by `stage-harness sign --detached`"
+    )]
     BadSignatureFile { path: PathBuf, detail: String },
     #[error("public key {path} cannot be used: {detail}")]
     BadPublicKey { path: PathBuf, detail: String },
@@ -80,9 +82,13 @@ pub enum SigningError {
     NoTrustedKeys,
     #[error("secret key {path} cannot be used: {detail}")]
     BadSecretKey { path: PathBuf, detail: String },
-    #[error("key name {name:?} is not a plain file name; pass --name with letters, digits, '-' or '_'")]
+    #[error(
+        "key name {name:?} is not a plain file name; pass --name with letters, digits, '-' or '_'"
+    )]
     BadKeyName { name: String },
-    #[error("{path} already exists; pass --force to replace it (the old key is then lost for good)")]
+    #[error(
+        "{path} already exists; pass --force to replace it (the old key is then lost for good)"
+    )]
     KeyExists { path: PathBuf },
     #[error("cannot write {path}: {source}")]
     Write {
@@ -235,7 +241,10 @@ pub fn verify_bytes<'k>(
     match result {
         Ok(valid) => {
             let valid: HashSet<_> = valid.into_iter().map(|pk| pk.pk).collect();
-            Ok(trusted.iter().filter(|k| valid.contains(&k.key.pk)).collect())
+            Ok(trusted
+                .iter()
+                .filter(|k| valid.contains(&k.key.pk))
+                .collect())
         }
         Err(e) => Err(classify_failure(path, bytes, trusted, detached, e)),
     }
