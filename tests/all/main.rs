@@ -2,4 +2,5 @@
 //! and the `stage-harness` command line. One binary, so the component compiles once.
 
 mod common;
+mod component;
 mod signing;
