@@ -1,8 +1,9 @@
 //! Plugin signatures: what `load_plugin` accepts and refuses, `sign` with several
 //! signers and detached signatures, and that signed components still validate and run.
 //!
-//! The component under test is the real `dist/account-lockdown.wasm` when `make build`
-//! has written it, otherwise a small component built here from a core module.
+//! The component under test is the real `dist/account-lockdown.wasm` (`make build`);
+//! one test also signs a small component built here, to show signing does not depend
+//! on the plugin's world.
 
 use std::path::{Path, PathBuf};
 
@@ -13,12 +14,6 @@ use stage_harness::signing::{
     signature_count, verify_bytes,
 };
 use tempfile::TempDir;
-
-/// The real plugin, when it has been built.
-fn real_plugin() -> Option<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/account-lockdown.wasm");
-    std::fs::read(path).ok()
-}
 
 /// A small component exporting `run: func() -> u32` that returns 42.
 fn small_component() -> Vec<u8> {
@@ -54,9 +49,9 @@ fn small_component() -> Vec<u8> {
         .unwrap()
 }
 
-/// The component every test signs: the real plugin if built, else the small one.
+/// The component every test signs: the real plugin, unsigned, from `make build`.
 fn component() -> Vec<u8> {
-    real_plugin().unwrap_or_else(small_component)
+    crate::common::read_dist("account-lockdown.wasm")
 }
 
 /// A temporary folder with key pairs and files.
@@ -579,41 +574,208 @@ fn signatures_interoperate_with_the_wasmsign2_tool() {
 }
 
 #[test]
-fn signed_component_still_validates_and_runs_under_wasmtime() {
+fn signed_component_still_validates_and_runs_with_the_report_naming_the_key() {
     let f = Fixture::new();
     let dev = f.keygen("dev");
-    let real = real_plugin();
-    let original = real.clone().unwrap_or_else(small_component);
-    let path = f.sign("signed.wasm", &original, &dev);
+    let path = f.sign("signed.wasm", &component(), &dev);
     let plugin = load(&path, &trust(&[&dev])).unwrap();
     wasmparser::Validator::new()
         .validate_all(&plugin.bytes)
         .expect("the signed component validates");
 
-    if real.is_some() {
-        // The real plugin through the harness: the report names the signing key.
-        let scenario_path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/scenarios/admin-locks-other-account.json");
-        let scenario = stage_harness::Scenario::load(&scenario_path).unwrap();
-        let harness = stage_harness::Harness::new(stage_harness::Limits::default()).unwrap();
-        let loaded = harness.load(&plugin).unwrap();
-        let report = loaded.run(&scenario, "admin-locks-other-account");
-        assert!(report.passed(), "{}", report.to_text());
-        assert!(report.plugin.verified);
-        assert_eq!(report.plugin.signed_by, [label("dev", &dev)]);
-        assert_eq!(report.plugin.sha256, plugin.sha256);
-    } else {
-        // Not built yet: the small component compiles, instantiates and answers.
-        use wasmtime::component::{Component, Linker};
-        let engine = wasmtime::Engine::default();
-        let component = Component::new(&engine, &plugin.bytes).unwrap();
-        let mut store = wasmtime::Store::new(&engine, ());
-        let instance = Linker::<()>::new(&engine)
-            .instantiate(&mut store, &component)
-            .unwrap();
-        let run = instance
-            .get_typed_func::<(), (u32,)>(&mut store, "run")
-            .unwrap();
-        assert_eq!(run.call(&mut store, ()).unwrap(), (42,));
-    }
+    let scenario_path =
+        crate::common::workspace_root().join("tests/scenarios/admin-locks-other-account.json");
+    let scenario = stage_harness::Scenario::load(&scenario_path).unwrap();
+    let harness = stage_harness::Harness::new(stage_harness::Limits::default()).unwrap();
+    let report = harness
+        .load(&plugin)
+        .unwrap()
+        .run(&scenario, "admin-locks-other-account");
+    assert!(report.passed(), "{}", report.to_text());
+    assert!(report.plugin.verified);
+    assert_eq!(report.plugin.signed_by, [label("dev", &dev)]);
+    assert_eq!(report.plugin.sha256, plugin.sha256);
+}
+
+#[test]
+fn signed_small_component_runs_under_plain_wasmtime() {
+    use wasmtime::component::{Component, Linker};
+    let f = Fixture::new();
+    let dev = f.keygen("dev");
+    let path = f.sign("small.wasm", &small_component(), &dev);
+    let plugin = load(&path, &trust(&[&dev])).unwrap();
+    let engine = wasmtime::Engine::default();
+    let component = Component::new(&engine, &plugin.bytes).unwrap();
+    let mut store = wasmtime::Store::new(&engine, ());
+    let instance = Linker::<()>::new(&engine)
+        .instantiate(&mut store, &component)
+        .unwrap();
+    let run = instance
+        .get_typed_func::<(), (u32,)>(&mut store, "run")
+        .unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), (42,));
+}
+
+/// The `stage-harness` binary, run in `cwd` with no trust folder from the environment.
+fn harness_cmd(cwd: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stage-harness"))
+        .args(args.iter().map(|a| a.as_ref()))
+        .current_dir(cwd)
+        .env_remove(stage_harness::signing::TRUST_DIR_ENV)
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn cli_keygen_sign_verify_round_trip() {
+    let f = Fixture::new();
+    let cwd = f.dir.path();
+    let unsigned = f.write("plugin.wasm", &component());
+
+    let out = harness_cmd(cwd, &[&"keygen", &"--out", &"keys", &"--name", &"dev"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("keys/dev.secret"), "{}", stdout(&out));
+    let out = harness_cmd(cwd, &[&"keygen", &"--out", &"keys", &"--name", &"dev"]);
+    assert_eq!(out.status.code(), Some(2), "refuses to overwrite");
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+
+    let out = harness_cmd(
+        cwd,
+        &[
+            &"sign",
+            &unsigned,
+            &"-o",
+            &"signed.wasm",
+            &"--key",
+            &"keys/dev.secret",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let fingerprint =
+        keys::fingerprint(&wasmsign2::PublicKey::from_file(f.path("keys/dev.pub")).unwrap());
+    let out = harness_cmd(
+        cwd,
+        &[&"verify", &"signed.wasm", &"--trust", &"keys/dev.pub"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "signed by: dev ({})",
+            keys::short_fingerprint(&fingerprint)
+        )),
+        "{}",
+        stdout(&out)
+    );
+
+    // Detached: the signature file verifies the unchanged component.
+    let out = harness_cmd(
+        cwd,
+        &[
+            &"sign",
+            &unsigned,
+            &"--key",
+            &"keys/dev.secret",
+            &"--detached",
+            &"plugin.sig",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = harness_cmd(
+        cwd,
+        &[
+            &"verify",
+            &unsigned,
+            &"--trust",
+            &"keys/dev.pub",
+            &"--detached",
+            &"plugin.sig",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Unsigned, and signed by another key: exit 2 with the reason.
+    let out = harness_cmd(cwd, &[&"verify", &unsigned, &"--trust", &"keys/dev.pub"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not signed"), "{}", stderr(&out));
+    harness_cmd(cwd, &[&"keygen", &"--out", &"keys", &"--name", &"other"]);
+    let out = harness_cmd(
+        cwd,
+        &[&"verify", &"signed.wasm", &"--trust", &"keys/other.pub"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not by a key you trust"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn cli_run_refuses_unsigned_by_default_and_reports_the_signer_otherwise() {
+    let f = Fixture::new();
+    let cwd = f.dir.path();
+    let dev = f.keygen("dev");
+    let unsigned = f.write("plugin.wasm", &component());
+    let signed = f.sign("signed.wasm", &component(), &dev);
+    let scenario =
+        crate::common::workspace_root().join("tests/scenarios/admin-locks-other-account.json");
+
+    let out = harness_cmd(
+        cwd,
+        &[
+            &"run",
+            &scenario,
+            &"--plugin",
+            &unsigned,
+            &"--trust",
+            &dev.public,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(
+            "is not signed; sign it with `stage-harness sign` or pass --allow-unsigned for local development"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    // --allow-unsigned: runs, warns, and the report says it was not verified.
+    let out = harness_cmd(
+        cwd,
+        &[
+            &"run",
+            &scenario,
+            &"--plugin",
+            &unsigned,
+            &"--allow-unsigned",
+            &"--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(UNSIGNED_WARNING), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["plugin"]["verified"], false);
+    assert_eq!(report["plugin"]["signed_by"], serde_json::json!([]));
+
+    // Signed and trusted through ./trust/: the report names the key.
+    std::fs::create_dir(cwd.join("trust")).unwrap();
+    std::fs::copy(&dev.public, cwd.join("trust/dev.pub")).unwrap();
+    let out = harness_cmd(cwd, &[&"run", &scenario, &"--plugin", &signed, &"--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["plugin"]["verified"], true);
+    assert_eq!(
+        report["plugin"]["signed_by"],
+        serde_json::json!([label("dev", &dev)])
+    );
 }
