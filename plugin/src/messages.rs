@@ -1,0 +1,52 @@
+//! Every message the stage shows to a user, byte for byte as the team brief fixes them.
+//!
+//! Keeping them in one place makes them easy to review against the brief and lets the
+//! tests compare outcomes with the same constants.
+
+use alloc::{format, string::String};
+
+/// The pending user is missing, anonymous or an internal service account.
+pub const NO_TARGET: &str = "No target user specified for account lockdown";
+
+/// The actor is anonymous, or locks another account without the change-user permission.
+pub const PERMISSION: &str = "You do not have permission to lock down this account.";
+
+/// A self-service lockdown that deletes sessions has nowhere to send the browser.
+pub const SELF_FLOW: &str = "Self-service account lockdown requires a completion flow.";
+
+/// A platform call failed while applying the lockdown (or before it).
+pub const FAILED: &str = "Account lockdown failed for this account.";
+
+/// The plan context is valid JSON but not an object.
+pub const CONTEXT_NOT_OBJECT: &str = "The flow plan context must be a JSON object.";
+
+/// The plan context's `prompt_data` is present but not an object.
+pub const PROMPT_DATA_NOT_OBJECT: &str =
+    "The flow plan context's prompt_data must be a JSON object.";
+
+/// The completion flow needs a signed-in user, which a locked-down browser no longer is.
+pub fn flow_requires_authentication(slug: &str) -> String {
+    format!(
+        "The completion flow \"{slug}\" requires authentication; \
+         set its authentication to \"No authentication required\"."
+    )
+}
+
+/// The completion flow slug is empty or has a character outside `[A-Za-z0-9_-]`.
+pub fn invalid_flow_slug(slug: &str) -> String {
+    format!(
+        "The completion flow slug \"{slug}\" is not a valid slug; \
+         use letters, digits, \"-\" and \"_\"."
+    )
+}
+
+/// The plan context is not JSON; `error` is the parser's own description.
+pub fn context_not_json(error: &dyn core::fmt::Display) -> String {
+    format!("The flow plan context is not valid JSON: {error}.")
+}
+
+/// The chosen reason is not a string; `location` is the path it was read from
+/// (`prompt_data.lockdown_reason` or `lockdown_reason`).
+pub fn reason_not_string(location: &str) -> String {
+    format!("The lockdown reason in {location} must be a string.")
+}
