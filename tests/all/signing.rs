@@ -392,6 +392,25 @@ fn two_signers_either_trusted_key_is_accepted() {
 }
 
 #[test]
+fn partial_signatures_are_refused() {
+    // `wasmsign2 split` + `sign`: delimiter sections, each prefix signed.
+    let f = Fixture::new();
+    let dev = f.keygen("dev");
+    let sk = wasmsign2::SecretKey::from_file(&dev.secret).unwrap();
+    let key_id = keys::public_key_of(&sk).key_id().cloned();
+    let module = wasmsign2::Module::deserialize(&mut &component()[..]).unwrap();
+    let (module, _) = sk.sign_multi(module, key_id.as_ref(), false, true).unwrap();
+    let mut split = Vec::new();
+    module.serialize(&mut split).unwrap();
+    let path = f.write("split.wasm", &split);
+    let err = load(&path, &trust(&[&dev])).unwrap_err();
+    assert!(
+        matches!(err, SigningError::PartialSignature { .. }),
+        "{err}"
+    );
+}
+
+#[test]
 fn signing_twice_with_the_same_key_is_refused() {
     let f = Fixture::new();
     let dev = f.keygen("dev");

@@ -66,6 +66,10 @@ pub enum SigningError {
         /// Labels of the keys that were trusted.
         trusted: String,
     },
+    #[error(
+        "{path} carries a partial signature (signature_delimiter sections), which vouches for truncated copies too; only whole-file signatures are accepted: sign the unsplit component with `stage-harness sign`"
+    )]
+    PartialSignature { path: PathBuf },
     #[error("{path} is not a WebAssembly component ({detail}); build it with `make build`")]
     NotAComponent { path: PathBuf, detail: String },
     #[error(
@@ -241,6 +245,7 @@ pub fn verify_bytes<'k>(
     match result {
         Ok(valid) => {
             let valid: HashSet<_> = valid.into_iter().map(|pk| pk.pk).collect();
+            refuse_partial_signatures(path, bytes)?;
             Ok(trusted
                 .iter()
                 .filter(|k| valid.contains(&k.key.pk))
@@ -248,6 +253,26 @@ pub fn verify_bytes<'k>(
         }
         Err(e) => Err(classify_failure(path, bytes, trusted, detached, e)),
     }
+}
+
+/// Refuse files with `signature_delimiter` sections (wasmsign2's partial signatures).
+/// Such a signature vouches for every delimited prefix of the file, so a copy cut short
+/// at a delimiter would still verify; only whole-file signatures are accepted.
+fn refuse_partial_signatures(path: &Path, bytes: &[u8]) -> Result<(), SigningError> {
+    let unparsable = |e: WSError| SigningError::Tampered {
+        path: path.to_owned(),
+        detail: format!("its sections cannot be parsed ({e})"),
+    };
+    let mut reader = bytes;
+    let stream = Module::init_from_reader(&mut reader).map_err(unparsable)?;
+    for section in Module::iterate(stream).map_err(unparsable)? {
+        if section.map_err(unparsable)?.is_signature_delimiter() {
+            return Err(SigningError::PartialSignature {
+                path: path.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Turn a wasmsign2 verification failure into a message that says which case it is.
