@@ -695,12 +695,37 @@ fn cli_keygen_sign_verify_round_trip() {
         stdout(&out)
     );
 
-    // Detached: the signature file verifies the unchanged component.
+    // A second signer, signing in place: both keys verify.
+    harness_cmd(cwd, &[&"keygen", &"--out", &"keys", &"--name", &"second"]);
+    let out = harness_cmd(
+        cwd,
+        &[
+            &"sign",
+            &"signed.wasm",
+            &"-o",
+            &"signed.wasm",
+            &"--key",
+            &"keys/second.secret",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = harness_cmd(cwd, &[&"verify", &"signed.wasm", &"--trust-dir", &"keys"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).matches("signed by: ").count(),
+        2,
+        "{}",
+        stdout(&out)
+    );
+
+    // Detached: the signature file verifies the unchanged component; -o gets a copy.
     let out = harness_cmd(
         cwd,
         &[
             &"sign",
             &unsigned,
+            &"-o",
+            &"copy.wasm",
             &"--key",
             &"keys/dev.secret",
             &"--detached",
@@ -708,6 +733,7 @@ fn cli_keygen_sign_verify_round_trip() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(f.path("copy.wasm")).unwrap(), component());
     let out = harness_cmd(
         cwd,
         &[

@@ -1,6 +1,15 @@
 //! Command-line pieces for signing: `keygen`, `sign`, `verify`, and the trust
 //! options every command that loads a plugin takes ([`TrustArgs`]).
 //!
+//! The files are the `wasmsign2` tool's (0.2.8), so either side can check the other:
+//! - keys from `wasmsign2 keygen -k X.secret -K X.pub` work with `sign --key X.secret`
+//!   and `--trust X.pub`, and ours with its `-k` / `-K`;
+//! - `wasmsign2 verify -i OUT -K NAME.pub` accepts what `sign` embeds, and with
+//!   `-S SIG` what `sign --detached SIG` writes;
+//! - what `wasmsign2 sign -i IN -o OUT -k X.secret [-K X.pub] [-S SIG]` writes passes
+//!   `verify OUT --trust X.pub [--detached SIG]` (with `-K`, its signature names the key
+//!   id, so a refusal can name the signer).
+//!
 //! `main.rs` embeds [`SigningCommand`] in its command enum with
 //! `#[command(flatten)]` and calls [`SigningCommand::run`]; commands that load a plugin
 //! flatten [`TrustArgs`] and call [`TrustArgs::policy`].
