@@ -140,10 +140,11 @@ impl Report {
         let signer = if self.plugin.verified {
             format!("signed by {}", self.plugin.signed_by.join(", "))
         } else {
-            "NOT VERIFIED (loaded with --allow-unsigned)".to_owned()
+            "NOT VERIFIED: loaded with --allow-unsigned".to_owned()
         };
-        let _ = writeln!(w, "plugin     {} ({signer})", self.plugin.path);
+        let _ = writeln!(w, "plugin     {}", self.plugin.path);
         let _ = writeln!(w, "           sha256 {}", self.plugin.sha256);
+        let _ = writeln!(w, "           {signer}");
         let _ = writeln!(w, "outcome    {}", self.outcome.describe());
         let committed = if self.committed {
             "yes, changes kept"

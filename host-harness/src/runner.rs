@@ -208,7 +208,11 @@ fn error_message(error: &wasmtime::Error, limits: &Limits) -> String {
         return trap.to_string();
     }
     match error.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => format!("the plugin trapped: {trap}"),
+        Some(trap) => {
+            let trap = trap.to_string();
+            let what = trap.strip_prefix("wasm trap: ").unwrap_or(&trap);
+            format!("the plugin trapped: {what}")
+        }
         None => format!("the component call failed: {}", chain(error)),
     }
 }

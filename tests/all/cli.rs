@@ -1,0 +1,250 @@
+//! The `stage-harness` command line: exact messages and exit codes (0 expectations
+//! hold, 1 one does not, 2 unusable input).
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::common::{dist_file, workspace_root};
+
+const DEMO: &str = "tests/scenarios/admin-locks-other-account.json";
+const UNSIGNED_WARNING: &str = "warning: --allow-unsigned: the plugin's signature was NOT checked; \
+the report records `verified: false`. Use this for local development only.\n";
+
+/// `stage-harness ARGS... --plugin dist/account-lockdown.wasm --allow-unsigned`, run
+/// from the workspace root.
+fn harness(args: &[&str]) -> Command {
+    dist_file(crate::common::COMPONENT);
+    let mut cmd = Command::cargo_bin("stage-harness").expect("the binary builds");
+    cmd.current_dir(workspace_root()).args(args).args([
+        "--plugin",
+        "dist/account-lockdown.wasm",
+        "--allow-unsigned",
+    ]);
+    cmd
+}
+
+fn stdout_of(cmd: &mut Command, code: i32) -> String {
+    let output = cmd.assert().code(code).get_output().clone();
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn run_prints_the_readable_report_and_exits_0() {
+    let mut cmd = harness(&["run", DEMO]);
+    let assert = cmd.assert().code(0).stderr(UNSIGNED_WARNING);
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for line in [
+        "scenario   tests/scenarios/admin-locks-other-account.json\n",
+        "plugin     dist/account-lockdown.wasm\n",
+        "           NOT VERIFIED: loaded with --allow-unsigned\n",
+        "outcome    continue\n",
+        "committed  yes, changes kept\n",
+        "   1. get-pending-user() -> ok {\"pk\":3,\"username\":\"bob\",\"kind\":\"internal\"}\n",
+        "   3. can-change-user(3) -> ok true\n",
+        "  user 3 (bob): is_active true -> false\n",
+        "expect     all hold\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(out.contains("\nfuel       "), "{out}");
+}
+
+#[test]
+fn unknown_scenario_field_is_named_exit_2() {
+    harness(&["run", "tests/fixtures/unknown-field.json"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: tests/fixtures/unknown-field.json: unknown field `actr`, expected one of \
+             `actor`, `pending_user`, `context`, `context_text` at line 3 column 20\n",
+        );
+}
+
+#[test]
+fn unknown_user_pk_is_named_exit_2() {
+    harness(&["run", "tests/fixtures/unknown-user-pk.json"])
+        .assert()
+        .code(2)
+        .stderr(
+            "error: tests/fixtures/unknown-user-pk.json: request.pending_user: user pk 7 \
+             does not exist; add it to platform.users (known pks: [1])\n",
+        );
+}
+
+#[test]
+fn bad_fault_import_lists_the_valid_ones_exit_2() {
+    harness(&["run", "tests/fixtures/bad-fault-import.json"])
+        .assert()
+        .code(2)
+        .stderr(
+            "error: tests/fixtures/bad-fault-import.json: faults[0].import: unknown import \
+             \"revoke-token\"; valid imports: get-pending-user, get-actor, can-change-user, set-inactive, \
+             clear-password, delete-sessions, revoke-tokens, emit-event, redirect, log\n"
+        );
+}
+
+#[test]
+fn missing_plugin_file_exit_2() {
+    Command::cargo_bin("stage-harness")
+        .unwrap()
+        .current_dir(workspace_root())
+        .args(["run", DEMO, "--plugin", "dist/no-such-plugin.wasm", "--allow-unsigned"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!(
+            "{UNSIGNED_WARNING}error: plugin dist/no-such-plugin.wasm does not exist; build and sign it \
+             with `make dist` (or `make run` for a development build), or pass --plugin PATH\n"
+        ));
+}
+
+#[test]
+fn missing_scenario_file_exit_2() {
+    harness(&["run", "tests/fixtures/no-such-scenario.json"])
+        .assert()
+        .code(2)
+        .stderr(
+            "error: cannot read scenario tests/fixtures/no-such-scenario.json: \
+             No such file or directory (os error 2)\n",
+        );
+}
+
+#[test]
+fn failed_expectation_exit_1_with_the_failures() {
+    let out = stdout_of(
+        &mut harness(&["run", "tests/fixtures/expectation-fails.json"]),
+        1,
+    );
+    assert!(
+        out.contains("expect     1 FAILED\n  - outcome: expected invalid, got continue\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn budget_flags_reach_the_run() {
+    let out = stdout_of(&mut harness(&["run", DEMO, "--fuel", "1000"]), 1);
+    assert!(
+        out.contains("outcome    error: ran out of fuel (budget 1000); raise it with --fuel\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("committed  no, everything rolled back\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_prints_a_line_per_scenario_and_a_summary() {
+    let dir = workspace_root().join("tests").join("scenarios");
+    let count = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count();
+    let out = stdout_of(&mut harness(&["check", "tests/scenarios"]), 0);
+    assert!(
+        out.contains("ok    tests/scenarios/admin-locks-other-account.json (continue)\n"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), count + 1, "{out}");
+    assert_eq!(
+        out.lines().last().unwrap(),
+        format!("summary: {count} scenarios, {count} passed, 0 failed, 0 unusable")
+    );
+}
+
+#[test]
+fn check_with_unusable_scenarios_exits_2_and_reports_each() {
+    let out = stdout_of(&mut harness(&["check", "tests/fixtures"]), 2);
+    assert!(
+        out.contains("FAIL  tests/fixtures/expectation-fails.json (continue)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ERROR tests/fixtures/unknown-field.json: "),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("summary: 4 scenarios, 0 passed, 1 failed, 3 unusable\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_json_has_the_documented_shape() {
+    let out = stdout_of(&mut harness(&["run", DEMO, "--json"]), 0);
+    let report: Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(report["scenario"], DEMO);
+    assert_eq!(report["plugin"]["path"], "dist/account-lockdown.wasm");
+    assert_eq!(report["plugin"]["verified"], false);
+    assert_eq!(report["plugin"]["signed_by"], serde_json::json!([]));
+    assert_eq!(report["plugin"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(report["outcome"], serde_json::json!({"kind": "continue"}));
+    assert_eq!(report["committed"], true);
+    assert_eq!(
+        report["calls"][0],
+        serde_json::json!({"import": "get-pending-user", "args": [],
+                           "result": {"ok": {"pk": 3, "username": "bob", "kind": "internal"}}})
+    );
+    assert_eq!(report["calls"][2]["args"], serde_json::json!([3]));
+    assert_eq!(report["events"][0]["action"], "user_write");
+    assert_eq!(report["events"][0]["context"]["affected_user"], "bob");
+    for key in ["users", "sessions", "tokens"] {
+        assert!(report["state"][key].is_array(), "state.{key}");
+    }
+    assert!(report["fuel"].as_u64().unwrap() > 0);
+    assert_eq!(
+        report["expectations"],
+        serde_json::json!({"passed": true, "failures": []})
+    );
+}
+
+#[test]
+fn check_json_prints_a_list_of_reports() {
+    let out = stdout_of(&mut harness(&["check", "tests/scenarios", "--json"]), 0);
+    let reports: Vec<Value> = serde_json::from_str(&out).expect("a JSON list");
+    assert!(reports.len() > 1);
+    assert!(reports.iter().all(|r| r["expectations"]["passed"] == true));
+}
+
+#[test]
+fn inspect_shows_package_imports_exports_size_and_sha256() {
+    let bytes = std::fs::read(dist_file(crate::common::COMPONENT)).unwrap();
+    let sha256 = {
+        use sha2::Digest as _;
+        format!("{:x}", sha2::Sha256::digest(&bytes))
+    };
+    let mut cmd = Command::cargo_bin("stage-harness").unwrap();
+    cmd.current_dir(workspace_root()).args([
+        "inspect",
+        "dist/account-lockdown.wasm",
+        "--allow-unsigned",
+    ]);
+    let out = stdout_of(&mut cmd, 0);
+    let expected_head = format!(
+        "component  dist/account-lockdown.wasm\nsize       {} bytes\nsha256     {sha256}\n\
+         signature  not verified (--allow-unsigned)\npackage    idp:account-lockdown@0.1.0\n",
+        bytes.len()
+    );
+    assert!(out.starts_with(&expected_head), "{out}");
+    assert!(
+        out.contains(
+            "  idp:account-lockdown/platform@0.1.0\n    get-pending-user()\n    get-actor()\n    \
+             can-change-user(target)\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "exports\n  idp:account-lockdown/stage@0.1.0\n    execute(settings, context)\n"
+        ),
+        "{out}"
+    );
+}
