@@ -108,6 +108,8 @@ pub struct Report {
     pub state: PlatformState,
     /// What differs between the platform before and after, a line each.
     pub changes: Vec<String>,
+    /// What the stage had changed before the run was rolled back (empty when kept).
+    pub rolled_back: Vec<String>,
     /// Fuel units the run burned.
     pub fuel: u64,
     pub limits: LimitsReport,
@@ -134,8 +136,8 @@ impl Report {
         let mut out = String::new();
         let w = &mut out;
         let _ = writeln!(w, "scenario   {}", self.scenario);
-        if !self.description.is_empty() {
-            let _ = writeln!(w, "           {}", self.description);
+        for line in wrap(&self.description, 77) {
+            let _ = writeln!(w, "           {line}");
         }
         let signer = if self.plugin.verified {
             format!("signed by {}", self.plugin.signed_by.join(", "))
@@ -190,6 +192,13 @@ impl Report {
             let _ = writeln!(w, "  {change}");
         }
 
+        if !self.rolled_back.is_empty() {
+            let _ = writeln!(w, "\nrolled back ({})", self.rolled_back.len());
+            for change in &self.rolled_back {
+                let _ = writeln!(w, "  {change}");
+            }
+        }
+
         if !self.logs.is_empty() {
             let _ = writeln!(w, "\nlog");
             for line in &self.logs {
@@ -223,6 +232,34 @@ impl Report {
     }
 }
 
+/// Split `text` into lines of at most `width` characters, at spaces (a longer word
+/// gets a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines
+}
+
 fn compact(value: &serde_json::Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_breaks_at_spaces_within_the_width() {
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("", 6), Vec::<String>::new());
+        assert_eq!(wrap("unbreakable-word x", 4), ["unbreakable-word", "x"]);
+    }
 }

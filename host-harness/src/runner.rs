@@ -144,7 +144,17 @@ impl Plugin {
             other => other,
         };
         let committed = outcome.commits();
+        let mut rolled_back = Vec::new();
         if !committed {
+            rolled_back = host.platform.state().changes_since(&scenario.platform);
+            rolled_back.extend(
+                (host.platform.events().iter())
+                    .map(|event| format!("event {} dropped", event.action)),
+            );
+            rolled_back.extend(
+                (host.platform.redirects().iter())
+                    .map(|path| format!("redirect to {path} dropped")),
+            );
             host.platform.rollback(before);
         }
         let platform = &host.platform;
@@ -160,6 +170,7 @@ impl Plugin {
             logs: platform.logs().to_vec(),
             state: platform.state().clone(),
             changes: platform.state().changes_since(&scenario.platform),
+            rolled_back,
             fuel: limits.fuel.saturating_sub(fuel_left),
             limits: LimitsReport::from(limits),
             wall_time_ms: wall_time.as_secs_f64() * 1000.0,

@@ -248,3 +248,38 @@ fn inspect_shows_package_imports_exports_size_and_sha256() {
         "{out}"
     );
 }
+
+/// The readable report of the demo scenario, against a checked-in snapshot. The sha256,
+/// fuel and wall time vary with the build and are masked. After an intended change,
+/// re-bless with `STAGE_HARNESS_BLESS=1 cargo test --test all report_text`.
+#[test]
+fn report_text_matches_the_snapshot() {
+    let out = stdout_of(&mut harness(&["run", DEMO]), 0);
+    let masked: String = out
+        .lines()
+        .map(|line| {
+            for prefix in ["           sha256 ", "fuel       ", "wall time  "] {
+                if line.starts_with(prefix) {
+                    return format!("{prefix}<masked>\n");
+                }
+            }
+            format!("{line}\n")
+        })
+        .collect();
+    let snapshot = workspace_root().join("tests/fixtures/snapshots/admin-locks-other-account.txt");
+    if std::env::var_os("STAGE_HARNESS_BLESS").is_some() {
+        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        std::fs::write(&snapshot, &masked).unwrap();
+    }
+    let expected = std::fs::read_to_string(&snapshot).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e}; create it with STAGE_HARNESS_BLESS=1",
+            snapshot.display()
+        )
+    });
+    assert!(
+        masked == expected,
+        "the report differs from {} (re-bless with STAGE_HARNESS_BLESS=1 if intended):\n--- expected\n{expected}\n--- got\n{masked}",
+        snapshot.display()
+    );
+}
