@@ -29,8 +29,12 @@ fn plugin_bytes_do_not_depend_on_the_build_folder() {
         .join("nested")
         .join("ws");
 
-    let first = build_copy(&source, &short);
-    let second = build_copy(&source, &long);
+    // Copy once, then copy the copy before anything is built: both builds see the same
+    // source even if the workspace is being edited meanwhile.
+    copy_source(&source, &short);
+    copy_source(&short, &long);
+    let first = build_copy(&short);
+    let second = build_copy(&long);
 
     assert_eq!(
         first.sha256,
@@ -51,10 +55,8 @@ fn plugin_bytes_do_not_depend_on_the_build_folder() {
     remove_if_present(&scratch);
 }
 
-/// Copy the workspace's source into `dest`, build it there with its own target folder,
-/// and return the component it wrote.
-fn build_copy(source: &Path, dest: &Path) -> Artifact {
-    copy_source(source, dest);
+/// Build the copy in `dest` with its own target folder; return the component it wrote.
+fn build_copy(dest: &Path) -> Artifact {
     let started = Instant::now();
     let artifact = xtask::build(&BuildConfig::for_workspace(dest))
         .unwrap_or_else(|err| panic!("build in {} failed: {err:#}", dest.display()));
