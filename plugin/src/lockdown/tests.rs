@@ -335,6 +335,63 @@ fn other_keys_of_any_shape_are_skipped() {
 }
 
 #[test]
+fn every_escape_is_decoded() {
+    let context =
+        r#"{"lockdown_reason": "\"\\\/\b\f\n\r\t\u0041\u00DF\u20ac\ud800\udc00\uDBFF\uDFFF"}"#;
+    assert_eq!(
+        reason_of(context),
+        Ok("\"\\/\u{8}\u{c}\n\r\tA\u{df}\u{20ac}\u{10000}\u{10ffff}".into())
+    );
+}
+
+#[test]
+fn lone_surrogates_become_the_replacement_character() {
+    let context = r#"{"lockdown_reason": "a\ud800b\udc00c\ud83d\u0041"}"#;
+    assert_eq!(
+        reason_of(context),
+        Ok("a\u{fffd}b\u{fffd}c\u{fffd}A".into())
+    );
+}
+
+#[test]
+fn unescaped_unicode_is_kept_as_is() {
+    let context = "{\"lockdown_reason\": \"r\u{e9}sum\u{e9} \u{2014} \u{1f512}\"}";
+    assert_eq!(
+        reason_of(context),
+        Ok("r\u{e9}sum\u{e9} \u{2014} \u{1f512}".into())
+    );
+}
+
+#[test]
+fn brackets_and_quotes_inside_skipped_strings_do_not_confuse_the_walk() {
+    let context = r#"{"a": "}]\"{[", "b": {"c": "\\", "d": ["]", "}"]},
+        "e\"}": 1, "lockdown_reason": "found"}"#;
+    assert_eq!(reason_of(context), Ok("found".into()));
+}
+
+#[test]
+fn whitespace_anywhere_between_tokens_is_accepted() {
+    let context = " \t\r\n{ \"prompt_data\"\n:\t{\r\"lockdown_reason\" :\"spaced\" } \n} \n";
+    assert_eq!(reason_of(context), Ok("spaced".into()));
+}
+
+#[test]
+fn a_reason_nested_anywhere_else_is_not_read() {
+    let context = r#"{"other": {"lockdown_reason": "no"}, "list": [{"lockdown_reason": "no"}]}"#;
+    assert_eq!(reason_of(context), Ok(String::new()));
+    let context = r#"{"prompt_data": {"nested": {"lockdown_reason": "no"}}}"#;
+    assert_eq!(reason_of(context), Ok(String::new()));
+}
+
+#[test]
+fn the_last_prompt_data_counts() {
+    let context = r#"{"prompt_data": {"lockdown_reason": "first"}, "prompt_data": {}}"#;
+    assert_eq!(reason_of(context), Ok(String::new()));
+    let context = r#"{"prompt_data": 1, "prompt_data": {"lockdown_reason": "second"}}"#;
+    assert_eq!(reason_of(context), Ok("second".into()));
+}
+
+#[test]
 fn a_context_that_is_not_json_is_refused_with_the_parser_error() {
     let expected = |detail: &str| {
         Err(format!(
@@ -359,12 +416,29 @@ fn a_context_that_is_not_json_is_refused_with_the_parser_error() {
     );
     assert_eq!(
         reason_of(r#"{"a": 1,}"#),
-        expected("trailing comma at line 1 column 9")
+        expected("key must be a string at line 1 column 9")
     );
-    // Inside a skipped value, serde_json words the same mistake differently.
     assert_eq!(
         reason_of(r#"{"a": [1,]}"#),
         expected("expected value at line 1 column 10")
+    );
+    assert_eq!(
+        reason_of("lockdown_reason=stolen laptop"),
+        expected("expected value at line 1 column 1")
+    );
+    assert_eq!(
+        reason_of(r#"{"prompt_data": {"lockdown_reason": "x"}"#),
+        expected("EOF while parsing an object at line 1 column 40")
+    );
+    assert_eq!(
+        reason_of("{\"lockdown_reason\": \"tab\there\"}"),
+        expected(
+            "control character (\\u0000-\\u001F) found while parsing a string at line 1 column 24"
+        )
+    );
+    assert_eq!(
+        reason_of(r#"{"lockdown_reason": "\x"}"#),
+        expected("invalid escape at line 1 column 23")
     );
 }
 
