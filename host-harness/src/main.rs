@@ -130,11 +130,19 @@ fn run(scenario: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -
     let plugin = prepare(plugin, budgets)?;
     let report = plugin.run(&loaded, &scenario.display().to_string());
     if json {
-        println!("{}", report.to_json());
+        emit(&format!("{}\n", report.to_json()))?;
     } else {
-        print!("{}", report.to_text());
+        emit(&report.to_text())?;
     }
     Ok(exit_for(&[report]))
+}
+
+/// Write to stdout; a closed pipe becomes an error, not a panic.
+fn emit(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
 }
 
 fn exit_for(reports: &[Report]) -> ExitCode {
@@ -211,9 +219,9 @@ fn inspect_cmd(path: &Path, trust: &TrustArgs, json: bool) -> Result<ExitCode> {
     let verified = signing::load_plugin(path, &policy)?;
     let inspection = inspect::inspect(&verified)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&inspection)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&inspection)?))?;
     } else {
-        print!("{}", inspection.to_text());
+        emit(&inspection.to_text())?;
     }
     Ok(ExitCode::SUCCESS)
 }
