@@ -15,8 +15,11 @@
 //! domain types, calls [`execute`] with a [`Platform`] backed by the real imports, and
 //! exports the component. No other module names a generated type.
 //!
-//! On `wasm32` the crate is `no_std` (with `alloc`) to keep the component small; the private
-//! `runtime` module supplies the allocator and the panic handler.
+//! On `wasm32` the crate is also `no_std` (with `alloc`): the private `runtime` module
+//! supplies a small allocator and a trapping panic handler in place of `std`'s, which
+//! keeps the component well under its 48 KiB budget. The native build (and its tests)
+//! uses `std` as usual. The unit tests drive [`execute`] with a recording fake platform
+//! (`src/fake.rs`, `src/lockdown/tests.rs`).
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
 

@@ -57,7 +57,8 @@ fn run(
     // b. The reason, pure.
     let reason = context::lockdown_reason(context).map_err(|error| error.to_string())?;
 
-    // 1. The target.
+    // 1. The target. A failed lookup (here and in step 3) has changed nothing, so it
+    // is not logged: the host already knows the error it returned.
     let target = platform
         .get_pending_user()
         .map_err(|_| FAILED)?

@@ -946,11 +946,29 @@ fn a_failing_emit_still_redirects_a_self_service_lockdown() {
 
 #[test]
 fn the_event_names_the_target_not_the_actor() {
-    let (_, fake) = run_with(Fake::default().self_service(), &self_settings(), "{}");
+    // alice (the actor) locks bob: the event is about bob.
+    let (_, fake) = run_with(Fake::default(), &Settings::default(), "{}");
     let event = fake.events()[0];
-    assert_eq!(event.context[2], ("affected_user".into(), "bob".into()));
+    assert_eq!(event.context[2], ("affected_user".into(), bob().username));
+    assert_ne!(event.context[2].1, alice().username);
     assert_eq!(event.context[1], ("reason".into(), String::new()));
-    assert_ne!(alice().username, "bob");
+}
+
+#[test]
+fn a_self_service_event_carries_the_reason_too() {
+    let context = r#"{"lockdown_reason": "my laptop was stolen"}"#;
+    let (_, fake) = run_with(Fake::default().self_service(), &self_settings(), context);
+    let event = fake.events()[0];
+    assert_eq!(event.action, "user_write");
+    assert_eq!(
+        event.context[0],
+        ("action_id".into(), "account_lockdown".into())
+    );
+    assert_eq!(
+        event.context[1],
+        ("reason".into(), "my laptop was stolen".into())
+    );
+    assert_eq!(event.context[2], ("affected_user".into(), "bob".into()));
 }
 
 // ---------------------------------------------------------------- 7. the redirect
@@ -970,4 +988,17 @@ fn a_refused_redirect_fails_the_stage() {
         "{}",
         errors[0]
     );
+}
+
+#[test]
+fn deeply_nested_values_are_skipped_without_recursion() {
+    // Both the check (serde_json skipping a value) and the walk are loops, not
+    // recursion, so nesting cannot exhaust the component's stack.
+    let levels = 100_000;
+    let context = format!(
+        r#"{{"a": {}1{}, "lockdown_reason": "deep"}}"#,
+        "[".repeat(levels),
+        "]".repeat(levels)
+    );
+    assert_eq!(reason_of(&context), Ok("deep".into()));
 }
