@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
     world: "account-lockdown",
     path: "../wit",
     imports: { default: trappable },
+    additional_derives: [PartialEq],
 });
 
 pub use exports::idp::account_lockdown::stage::{Outcome, Settings};

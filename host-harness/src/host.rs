@@ -257,3 +257,108 @@ impl platform::Host for HostState {
         answer.map_err(|e| wasmtime::format_err!("log cannot fail, yet returned {e:?}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::{FlowRequest, PlatformState, Token, TokenKind, User, UserType};
+    use platform::Host as _;
+
+    fn state(faults: Vec<Fault>, race_tokens: u32) -> HostState {
+        let user = |pk, kind| User {
+            pk,
+            username: format!("user{pk}"),
+            kind,
+            is_active: true,
+            password_usable: true,
+            superuser: pk == 1,
+            can_change: Default::default(),
+        };
+        let platform = PlatformState {
+            users: vec![user(1, UserType::Internal), user(3, UserType::External)],
+            sessions: vec![],
+            tokens: vec![Token {
+                id: "t1".into(),
+                user: 3,
+                kind: TokenKind::Api,
+                expired: false,
+            }],
+        };
+        let request = FlowRequest {
+            actor: Some(1),
+            pending_user: Some(3),
+        };
+        HostState::new(Platform::new(platform, request), faults, race_tokens)
+    }
+
+    fn fault(import: &str, fail: FaultKind, on_call: Option<u32>) -> Fault {
+        Fault {
+            import: import.into(),
+            fail,
+            on_call,
+        }
+    }
+
+    #[test]
+    fn calls_are_recorded_with_args_and_results() {
+        let mut host = state(vec![], 0);
+        assert_eq!(host.can_change_user(3).unwrap(), Ok(true));
+        assert!(matches!(
+            host.set_inactive(42).unwrap(),
+            Err(HostError::UserNotFound(42))
+        ));
+        assert_eq!(
+            host.calls(),
+            [
+                CallRecord {
+                    import: "can-change-user".into(),
+                    args: vec![json!(3)],
+                    result: CallResult::Ok(json!(true)),
+                },
+                CallRecord {
+                    import: "set-inactive".into(),
+                    args: vec![json!(42)],
+                    result: CallResult::Err(json!({"user-not-found": 42})),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_fault_fires_on_its_call_only_and_changes_nothing() {
+        let mut host = state(vec![fault("revoke-tokens", FaultKind::Error, Some(2))], 0);
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(1));
+        assert!(
+            matches!(host.revoke_tokens(3).unwrap(), Err(HostError::Failed(m)) if m == "injected fault")
+        );
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(0));
+        assert_eq!(
+            host.calls()[1].result,
+            CallResult::Err(json!({"failed": "injected fault"}))
+        );
+    }
+
+    #[test]
+    fn a_trap_fault_aborts_with_an_injected_trap() {
+        let mut host = state(vec![fault("log", FaultKind::Trap, None)], 0);
+        let error = host.log(types::LogLevel::Info, "hello".into()).unwrap_err();
+        let trap = error
+            .downcast_ref::<InjectedTrap>()
+            .expect("an injected trap");
+        assert_eq!(
+            trap.to_string(),
+            "host import `log` trapped: injected fault on call 1"
+        );
+        assert!(host.platform.logs().is_empty());
+        assert_eq!(host.calls()[0].args, [json!("info"), json!("hello")]);
+    }
+
+    #[test]
+    fn the_race_mints_tokens_once_right_after_the_first_revoke() {
+        let mut host = state(vec![], 2);
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(1));
+        assert_eq!(host.platform.state().tokens_of(3), 2);
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(2));
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(0));
+    }
+}

@@ -283,3 +283,47 @@ fn report_text_matches_the_snapshot() {
         snapshot.display()
     );
 }
+
+/// A plugin that asks for more than the contract (here an `exfil` interface) is refused
+/// before it runs: the host provides the platform interface and nothing else.
+#[test]
+fn plugin_importing_more_than_the_platform_is_refused_exit_2() {
+    const EXTRA_IMPORT: &str = "package evil:plugin@0.1.0;
+        interface exfil { send: func(data: string); }
+        world greedy { import exfil; export idp:account-lockdown/stage@0.1.0; }";
+    let module = format!(
+        r#"(module
+             (import "evil:plugin/exfil@0.1.0" "send" (func (param i32 i32)))
+             (memory (export "memory") 1)
+             (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+             (func (export "idp:account-lockdown/stage@0.1.0#execute")
+               (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+               {}))"#,
+        crate::common::RETURN_CONTINUE
+    );
+    let bytes = crate::common::encode_component(&module, Some((EXTRA_IMPORT, "greedy")));
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("greedy.wasm");
+    std::fs::write(&plugin, bytes).unwrap();
+    let output = Command::cargo_bin("stage-harness")
+        .unwrap()
+        .current_dir(workspace_root())
+        .args(["run", DEMO, "--allow-unsigned", "--plugin"])
+        .arg(&plugin)
+        .assert()
+        .code(2)
+        .stdout("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let expected = format!(
+        "{UNSIGNED_WARNING}error: {} does not fit the idp:account-lockdown@0.1.0 world: ",
+        plugin.display()
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert!(stderr.contains("evil:plugin/exfil@0.1.0"), "{stderr}");
+    assert!(
+        stderr.ends_with("; build it against wit/ with `make build`\n"),
+        "{stderr}"
+    );
+}

@@ -84,14 +84,30 @@ pub fn wat_component(body: &str, data: &str) -> Vec<u8> {
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     {body}))"#
     );
-    let mut module = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
+    encode_component(&wat, None)
+}
+
+/// Encode the core module `wat` as a component of the `account-lockdown` world, or of
+/// `(package_wit, world)` when given: a WIT package pushed beside `wit/`, so it may use
+/// the contract's interfaces.
+pub fn encode_component(wat: &str, other_world: Option<(&str, &str)>) -> Vec<u8> {
+    let mut module = wat::parse_str(wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
     let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve
+    let (contract, _) = resolve
         .push_dir(workspace_root().join("wit"))
         .expect("wit/ parses");
+    let (package, world) = match other_world {
+        None => (contract, "account-lockdown"),
+        Some((package_wit, world)) => {
+            let package = resolve
+                .push_str("other.wit", package_wit)
+                .expect("the WIT parses");
+            (package, world)
+        }
+    };
     let world = resolve
-        .select_world(&[package], Some("account-lockdown"))
-        .expect("the account-lockdown world exists");
+        .select_world(&[package], Some(world))
+        .expect("the world exists");
     wit_component::embed_component_metadata(
         &mut module,
         &resolve,
