@@ -760,6 +760,31 @@ fn all_actions_off_still_records_the_event_and_continues() {
 }
 
 #[test]
+fn every_combination_of_the_four_actions() {
+    for mask in 0..16_u8 {
+        let [deactivate, password, sessions, tokens] = [1, 2, 4, 8].map(|bit| mask & bit != 0);
+        let settings = actions(deactivate, password, sessions, tokens);
+        let (outcome, fake) = run_with(Fake::default(), &settings, CONTEXT);
+        assert_eq!(outcome, Outcome::Continue, "{settings:?}");
+
+        let mut expected = admin_head();
+        expected.extend(deactivate.then_some("set-inactive"));
+        expected.extend(password.then_some("clear-password"));
+        // bob starts with a session and tokens: one pass removes them, one finds none.
+        for _ in 0..2 {
+            expected.extend(sessions.then_some("delete-sessions"));
+            expected.extend(tokens.then_some("revoke-tokens"));
+        }
+        expected.push("emit-event");
+        assert_eq!(fake.names(), expected, "{settings:?}");
+        assert_eq!(fake.active, !deactivate, "{settings:?}");
+        assert_eq!(fake.password_usable, !password, "{settings:?}");
+        assert_eq!(fake.sessions == 0, sessions, "{settings:?}");
+        assert_eq!(fake.tokens == 0, tokens, "{settings:?}");
+    }
+}
+
+#[test]
 fn a_target_with_nothing_to_remove_takes_one_pass() {
     let (outcome, fake) = run(Fake::default().credentials(0, 0));
     assert_eq!(outcome, Outcome::Continue);
