@@ -105,13 +105,14 @@ impl Plugin {
 
     /// Run `scenario` with other budgets.
     pub fn run_with(&self, scenario: &Scenario, name: &str, limits: &Limits) -> Report {
-        let platform = Platform::new(scenario.platform.clone(), scenario.request.flow_request());
-        let before = platform.snapshot();
-        let state = HostState::new(
-            platform,
-            scenario.faults.clone(),
-            scenario.concurrent.tokens_created_during_revoke,
-        );
+        let host_state = || {
+            let platform =
+                Platform::new(scenario.platform.clone(), scenario.request.flow_request());
+            let race = scenario.concurrent.tokens_created_during_revoke;
+            HostState::new(platform, scenario.faults.clone(), race)
+        };
+        let state = host_state();
+        let before = state.platform.snapshot();
         let started = Instant::now();
         let (outcome, mut host, fuel_left) = match engine::new_store(&self.engine, state, limits) {
             Ok(mut store) => {
@@ -119,15 +120,10 @@ impl Plugin {
                 let fuel_left = store.get_fuel().unwrap_or(0);
                 (outcome, store.into_data(), fuel_left)
             }
+            // Only if the engine had no fuel metering; nothing ran.
             Err(e) => {
-                // Only reachable if the engine lost fuel metering: nothing ran.
                 let message = format!("cannot create a store: {}", chain(&e));
-                let state = HostState::new(
-                    Platform::new(scenario.platform.clone(), scenario.request.flow_request()),
-                    Vec::new(),
-                    0,
-                );
-                (Outcome::Error { message }, state, limits.fuel)
+                (Outcome::Error { message }, host_state(), limits.fuel)
             }
         };
         let wall_time = started.elapsed();
