@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use wit_component::DecodedWasm;
-use wit_parser::{Resolve, WorldItem, WorldKey};
+use wit_parser::{Resolve, Type, TypeDefKind, WorldItem, WorldKey};
 
 use crate::signing::VerifiedPlugin;
 
@@ -22,7 +22,7 @@ pub struct InspectError {
 pub struct Item {
     /// `idp:account-lockdown/platform@0.1.0`, or a bare function's name.
     pub name: String,
-    /// The interface's functions, as `name(param, ...)`.
+    /// The interface's functions, as `name(param: type, ...) -> result`.
     pub functions: Vec<String>,
 }
 
@@ -79,8 +79,14 @@ fn describe(
     packages: &mut Vec<String>,
 ) -> Option<Item> {
     let signature = |f: &wit_parser::Function| {
-        let params: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
-        format!("{}({})", f.name, params.join(", "))
+        let params: Vec<String> = (f.params.iter())
+            .map(|p| format!("{}: {}", p.name, type_name(resolve, &p.ty)))
+            .collect();
+        let result = match &f.result {
+            Some(ty) => format!(" -> {}", type_name(resolve, ty)),
+            None => String::new(),
+        };
+        format!("{}({}){result}", f.name, params.join(", "))
     };
     match item {
         WorldItem::Interface { id, .. } => {
@@ -101,6 +107,48 @@ fn describe(
             functions: vec![signature(function)],
         }),
         WorldItem::Type { .. } => None,
+    }
+}
+
+/// A WIT type as WIT source spells it: its name when it has one, else its shape.
+fn type_name(resolve: &Resolve, ty: &Type) -> String {
+    let id = match ty {
+        Type::Bool => return "bool".into(),
+        Type::U8 => return "u8".into(),
+        Type::U16 => return "u16".into(),
+        Type::U32 => return "u32".into(),
+        Type::U64 => return "u64".into(),
+        Type::S8 => return "s8".into(),
+        Type::S16 => return "s16".into(),
+        Type::S32 => return "s32".into(),
+        Type::S64 => return "s64".into(),
+        Type::F32 => return "f32".into(),
+        Type::F64 => return "f64".into(),
+        Type::Char => return "char".into(),
+        Type::String => return "string".into(),
+        Type::ErrorContext => return "error-context".into(),
+        Type::Id(id) => *id,
+    };
+    let def = &resolve.types[id];
+    if let Some(name) = &def.name {
+        return name.clone();
+    }
+    let name = |ty: &Type| type_name(resolve, ty);
+    let maybe = |ty: &Option<Type>| ty.as_ref().map_or("_".to_owned(), name);
+    match &def.kind {
+        TypeDefKind::Option(ty) => format!("option<{}>", name(ty)),
+        TypeDefKind::Result(r) => match (&r.ok, &r.err) {
+            (None, None) => "result".to_owned(),
+            (ok, None) => format!("result<{}>", maybe(ok)),
+            (ok, err) => format!("result<{}, {}>", maybe(ok), maybe(err)),
+        },
+        TypeDefKind::List(ty) => format!("list<{}>", name(ty)),
+        TypeDefKind::Tuple(t) => {
+            let items: Vec<String> = t.types.iter().map(name).collect();
+            format!("tuple<{}>", items.join(", "))
+        }
+        TypeDefKind::Type(ty) => name(ty),
+        other => other.as_str().to_owned(),
     }
 }
 

@@ -235,15 +235,24 @@ fn inspect_shows_package_imports_exports_size_and_sha256() {
     );
     assert!(out.starts_with(&expected_head), "{out}");
     assert!(
-        out.contains(
-            "  idp:account-lockdown/platform@0.1.0\n    get-pending-user()\n    get-actor()\n    \
-             can-change-user(target)\n"
-        ),
-        "{out}"
-    );
-    assert!(
         out.ends_with(
-            "exports\n  idp:account-lockdown/stage@0.1.0\n    execute(settings, context)\n"
+            "imports
+  idp:account-lockdown/types@0.1.0
+  idp:account-lockdown/platform@0.1.0
+    get-pending-user() -> result<option<user>, host-error>
+    get-actor() -> result<option<user>, host-error>
+    can-change-user(target: user-pk) -> result<bool, host-error>
+    set-inactive(user: user-pk) -> result<_, host-error>
+    clear-password(user: user-pk) -> result<_, host-error>
+    delete-sessions(user: user-pk) -> result<u32, host-error>
+    revoke-tokens(user: user-pk) -> result<u32, host-error>
+    emit-event(event: event) -> result<_, host-error>
+    redirect(path: string) -> result<_, host-error>
+    log(level: log-level, message: string)
+exports
+  idp:account-lockdown/stage@0.1.0
+    execute(settings: settings, context: string) -> outcome
+"
         ),
         "{out}"
     );
