@@ -1,23 +1,17 @@
 //! Reading the lockdown reason from the flow plan context (step b of the algorithm).
 //!
-//! The context is JSON text, and only two keys matter: `prompt_data.lockdown_reason`
-//! and the top-level `lockdown_reason`. Reading them takes two steps:
-//!
-//! 1. `serde_json` checks the whole text is JSON, skipping every value with
-//!    [`IgnoredAny`]; its error, when there is one, is the one users see.
-//! 2. A `Walk` then finds the two keys in the text, which it knows to be valid JSON, and
-//!    `unescape` decodes the strings it needs.
-//!
-//! Why not a `serde_json::Value`, or a typed visitor? Any typed `serde_json` call (as
-//! opposed to skipping) brings in its number parser, its power-of-ten table and the
-//! "invalid type" errors: about 7 KB of a component that must stay under 48 KiB, to
-//! read two strings. Skipping a value and walking checked text need none of that.
+//! The context is JSON text. Only two keys matter: `prompt_data.lockdown_reason` and the
+//! top-level `lockdown_reason`, so instead of building a `serde_json::Value` the parser
+//! keeps a [`Node`] per value that reduces every JSON value to "object with the two keys
+//! we read", "string" or "something else". Every other value is skipped with
+//! [`IgnoredAny`], and no visitor ever fails, so an error from `serde_json` always means
+//! the text is not JSON. This keeps the component small (no generic value tree).
 
-use alloc::borrow::Cow;
-use alloc::string::String;
 use core::fmt;
 
-use serde::de::IgnoredAny;
+use alloc::{borrow::ToOwned, boxed::Box, string::String};
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::messages;
 
@@ -56,209 +50,145 @@ impl fmt::Display for ContextError {
 ///
 /// Only the reason that is picked must be a string: a top-level `lockdown_reason` of any
 /// type is ignored when `prompt_data.lockdown_reason` is present. When a key appears
-/// twice in one object, the last one counts (as in most JSON libraries). An escaped
-/// lone surrogate (`"\ud800"`), which no string can hold, becomes U+FFFD.
+/// twice in one object, the last one counts (as in most JSON libraries).
 pub fn lockdown_reason(context: &str) -> Result<String, ContextError> {
-    serde_json::from_str::<IgnoredAny>(context).map_err(ContextError::NotJson)?;
-    let top = Fields::of(context).ok_or(ContextError::NotObject)?;
+    let Node::Object(top) = serde_json::from_str(context).map_err(ContextError::NotJson)? else {
+        return Err(ContextError::NotObject);
+    };
     if let Some(prompt_data) = top.prompt_data {
-        let prompt_data = Fields::of(prompt_data).ok_or(ContextError::PromptDataNotObject)?;
+        let Node::Object(prompt_data) = *prompt_data else {
+            return Err(ContextError::PromptDataNotObject);
+        };
         if let Some(reason) = prompt_data.lockdown_reason {
-            return string(reason, PROMPT_DATA_REASON);
+            return into_string(*reason, PROMPT_DATA_REASON);
         }
     }
-    top.lockdown_reason
-        .map_or(Ok(String::new()), |reason| string(reason, TOP_LEVEL_REASON))
+    top.lockdown_reason.map_or(Ok(String::new()), |reason| {
+        into_string(*reason, TOP_LEVEL_REASON)
+    })
 }
 
-/// The decoded string a value holds, or the error naming `location`.
-fn string(value: &str, location: &'static str) -> Result<String, ContextError> {
-    if value.starts_with('"') {
-        Ok(unescape(value).into_owned())
-    } else {
-        Err(ContextError::ReasonNotString(location))
+fn into_string(node: Node, location: &'static str) -> Result<String, ContextError> {
+    match node {
+        Node::String(text) => Ok(text),
+        Node::Object(_) | Node::Other => Err(ContextError::ReasonNotString(location)),
     }
 }
 
-/// The text of the two values the lookup reads from one object; absent until seen.
+/// A JSON value, reduced to what the reason lookup needs.
+enum Node {
+    Object(Fields),
+    String(String),
+    /// `null`, a boolean, a number or an array.
+    Other,
+}
+
+/// The keys of an object the lookup reads; both are absent until seen.
 #[derive(Default)]
-struct Fields<'a> {
-    prompt_data: Option<&'a str>,
-    lockdown_reason: Option<&'a str>,
+struct Fields {
+    prompt_data: Option<Box<Node>>,
+    lockdown_reason: Option<Box<Node>>,
 }
 
-impl<'a> Fields<'a> {
-    /// The fields of `value`, valid JSON text; `None` when it is not an object.
-    fn of(value: &'a str) -> Option<Self> {
-        let mut walk = Walk { text: value, at: 0 };
-        if !walk.eat(b'{') {
-            return None;
-        }
-        let mut fields = Self::default();
-        if walk.eat(b'}') {
-            return Some(fields);
-        }
-        loop {
-            let key = unescape(walk.value());
-            walk.eat(b':');
-            let value = walk.value();
-            match &*key {
-                "prompt_data" => fields.prompt_data = Some(value),
-                "lockdown_reason" => fields.lockdown_reason = Some(value),
-                _ => {}
-            }
-            if !walk.eat(b',') {
-                return Some(fields);
-            }
-        }
+/// An object key, sorted into the two the lookup reads and the rest.
+enum Key {
+    PromptData,
+    LockdownReason,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
     }
 }
 
-/// A cursor over text that `serde_json` has already accepted as JSON, so the walk meets
-/// no syntax error: it only has to find where each value ends.
-struct Walk<'a> {
-    text: &'a str,
-    at: usize,
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
 }
 
-impl<'a> Walk<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.at).copied()
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
     }
 
-    fn skip_whitespace(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.at += 1;
-        }
-    }
-
-    /// Skips whitespace, then `byte` if it comes next; says whether it did.
-    fn eat(&mut self, byte: u8) -> bool {
-        self.skip_whitespace();
-        let found = self.peek() == Some(byte);
-        if found {
-            self.at += 1;
-        }
-        found
-    }
-
-    /// Skips whitespace and one value; returns the value's text.
-    fn value(&mut self) -> &'a str {
-        self.skip_whitespace();
-        let start = self.at;
-        match self.peek() {
-            Some(b'"') => self.skip_string(),
-            Some(b'{' | b'[') => self.skip_container(),
-            // A number, `true`, `false` or `null`: up to the next delimiter.
-            _ => {
-                while self.peek().is_some_and(|b| {
-                    !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-                }) {
-                    self.at += 1;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::PromptData => fields.prompt_data = Some(Box::new(map.next_value()?)),
+                Key::LockdownReason => fields.lockdown_reason = Some(Box::new(map.next_value()?)),
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        // Every stop is at an ASCII byte, so a char boundary; `get` keeps the slicing
-        // panic (and its formatting code) out of the component all the same.
-        self.text.get(start..self.at).unwrap_or_default()
+        Ok(Node::Object(fields))
     }
 
-    /// Skips a string from its opening quote to past its closing one.
-    fn skip_string(&mut self) {
-        self.at += 1;
-        while let Some(byte) = self.peek() {
-            self.at += 1;
-            match byte {
-                b'\\' => self.at += 1,
-                b'"' => return,
-                _ => {}
-            }
-        }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Node, E> {
+        Ok(Node::String(text.to_owned()))
     }
 
-    /// Skips an object or array, nested ones and strings (brackets in them) included.
-    fn skip_container(&mut self) {
-        let mut depth = 0_usize;
-        while let Some(byte) = self.peek() {
-            match byte {
-                b'"' => {
-                    self.skip_string();
-                    continue;
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.at += 1;
-                        return;
-                    }
-                }
-                _ => {}
-            }
-            self.at += 1;
-        }
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Node, E> {
+        Ok(Node::String(text))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Node::Other)
+    }
+
+    // The scalars: overriding them keeps serde's "invalid type" errors (and their
+    // number formatting) out of the component.
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
+        Ok(Node::Other)
     }
 }
 
-/// Decodes a JSON string literal (quotes included) that `serde_json` has accepted.
-/// Borrows when there is no escape to decode.
-fn unescape(literal: &str) -> Cow<'_, str> {
-    let inner = literal
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-        .unwrap_or(literal);
-    if !inner.contains('\\') {
-        return Cow::Borrowed(inner);
-    }
-    let mut out = String::with_capacity(inner.len());
-    let mut rest = inner;
-    while let Some(backslash) = rest.find('\\') {
-        out.push_str(rest.get(..backslash).unwrap_or_default());
-        let escape = rest.as_bytes().get(backslash + 1).copied().unwrap_or(b'\\');
-        rest = rest.get(backslash + 2..).unwrap_or_default();
-        out.push(match escape {
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let unit = hex4(&mut rest);
-                match unit {
-                    // A high surrogate followed by an escaped low one: one code point.
-                    0xD800..0xDC00 if rest.starts_with("\\u") => {
-                        let mut after = rest.get(2..).unwrap_or_default();
-                        let low = hex4(&mut after);
-                        if (0xDC00..0xE000).contains(&low) {
-                            rest = after;
-                            let code = 0x1_0000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-                            char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
-                        } else {
-                            char::REPLACEMENT_CHARACTER
-                        }
-                    }
-                    _ => char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER),
-                }
-            }
-            // `"`, `\` and `/` stand for themselves.
-            other => char::from(other),
-        });
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
-}
+struct KeyVisitor;
 
-/// Reads the four hex digits of a `\u` escape from the start of `text` and moves past
-/// them.
-fn hex4(text: &mut &str) -> u32 {
-    let digits = text.get(..4).unwrap_or_default();
-    *text = text.get(4..).unwrap_or_default();
-    u32::from_str_radix(digits, 16).unwrap_or(u32::from(char::REPLACEMENT_CHARACTER))
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            "prompt_data" => Key::PromptData,
+            "lockdown_reason" => Key::LockdownReason,
+            _ => Key::Other,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    //! The walk against a reference: the same rule computed on a `serde_json::Value`,
+    //! The parser against a reference: the same rule computed on a `serde_json::Value`,
     //! over many generated contexts (random nesting, key order, duplicates, whitespace,
     //! escapes, brackets and quotes inside strings).
 
@@ -287,7 +217,7 @@ mod tests {
         }
     }
 
-    fn walked(context: &str) -> Result<String, &'static str> {
+    fn parsed(context: &str) -> Result<String, &'static str> {
         lockdown_reason(context).map_err(|error| match error {
             ContextError::NotJson(error) => panic!("generated JSON refused: {error}: {context}"),
             ContextError::NotObject => "not an object",
@@ -410,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn the_walk_agrees_with_a_full_parse_on_generated_contexts() {
+    fn the_reduced_parse_agrees_with_a_full_parse_on_generated_contexts() {
         let mut generator = Gen(0x5eed);
         let mut outcomes: Vec<Result<String, &str>> = Vec::new();
         for _ in 0..20_000 {
@@ -422,7 +352,7 @@ mod tests {
                 generator.object(&mut context, 3);
             }
             let expected = reference(&context);
-            assert_eq!(walked(&context), expected, "{context}");
+            assert_eq!(parsed(&context), expected, "{context}");
             outcomes.push(expected);
         }
         // The generator reaches every branch of the rule.

@@ -345,11 +345,14 @@ fn every_escape_is_decoded() {
 }
 
 #[test]
-fn lone_surrogates_become_the_replacement_character() {
-    let context = r#"{"lockdown_reason": "a\ud800b\udc00c\ud83d\u0041"}"#;
-    assert_eq!(
-        reason_of(context),
-        Ok("a\u{fffd}b\u{fffd}c\u{fffd}A".into())
+fn a_reason_with_a_lone_surrogate_is_refused_as_not_json() {
+    // No string can hold half of a surrogate pair, so the parser refuses the text.
+    let refused = reason_of(r#"{"lockdown_reason": "a\ud800b"}"#);
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|message| message.starts_with("The flow plan context is not valid JSON: ")),
+        "{refused:?}"
     );
 }
 
@@ -363,7 +366,7 @@ fn unescaped_unicode_is_kept_as_is() {
 }
 
 #[test]
-fn brackets_and_quotes_inside_skipped_strings_do_not_confuse_the_walk() {
+fn brackets_and_quotes_inside_skipped_strings_are_not_structure() {
     let context = r#"{"a": "}]\"{[", "b": {"c": "\\", "d": ["]", "}"]},
         "e\"}": 1, "lockdown_reason": "found"}"#;
     assert_eq!(reason_of(context), Ok("found".into()));
@@ -416,7 +419,7 @@ fn a_context_that_is_not_json_is_refused_with_the_parser_error() {
     );
     assert_eq!(
         reason_of(r#"{"a": 1,}"#),
-        expected("key must be a string at line 1 column 9")
+        expected("trailing comma at line 1 column 9")
     );
     assert_eq!(
         reason_of(r#"{"a": [1,]}"#),
@@ -433,7 +436,7 @@ fn a_context_that_is_not_json_is_refused_with_the_parser_error() {
     assert_eq!(
         reason_of("{\"lockdown_reason\": \"tab\there\"}"),
         expected(
-            "control character (\\u0000-\\u001F) found while parsing a string at line 1 column 24"
+            "control character (\\u0000-\\u001F) found while parsing a string at line 1 column 25"
         )
     );
     assert_eq!(
@@ -1017,8 +1020,8 @@ fn a_refused_redirect_fails_the_stage() {
 
 #[test]
 fn deeply_nested_values_are_skipped_without_recursion() {
-    // Both the check (serde_json skipping a value) and the walk are loops, not
-    // recursion, so nesting cannot exhaust the component's stack.
+    // serde_json skips a value it is not asked to decode (`IgnoredAny`) in a loop, not
+    // by recursion, so nesting cannot exhaust the component's stack.
     let levels = 100_000;
     let context = format!(
         r#"{{"a": {}1{}, "lockdown_reason": "deep"}}"#,
