@@ -59,12 +59,17 @@ const CLEARED_VARS: &[&str] = &[
 
 /// Prefixes of variables removed for the same reason: `CARGO_BUILD_*` (target dir,
 /// rustflags, wrappers), `CARGO_PROFILE_*` (profile overrides), `CARGO_TARGET_*`
-/// (per-target rustflags and linkers), `CARGO_UNSTABLE_*`, and cargo internals.
+/// (per-target rustflags and linkers), `CARGO_UNSTABLE_*`, cargo internals, and the
+/// package variables `cargo run` gives the xtask process itself.
 const CLEARED_PREFIXES: &[&str] = &[
     "CARGO_BUILD_",
     "CARGO_PROFILE_",
     "CARGO_TARGET_",
     "CARGO_UNSTABLE_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
     "__CARGO",
 ];
 
@@ -388,6 +393,8 @@ mod tests {
             "CARGO_PROFILE_PLUGIN_OPT_LEVEL",
             "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
             "RUSTUP_TOOLCHAIN",
+            "CARGO_PKG_NAME",
+            "CARGO_MANIFEST_DIR",
         ] {
             assert!(is_cleared(OsStr::new(name)), "{name} should be cleared");
         }
