@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::bindings::{self, HostError, platform, types};
 use crate::engine::{HasMemoryCap, MemoryCap};
 use crate::platform::{Event, LogLevel, Platform, PlatformError, UserPk, UserRef};
-use crate::scenario::{Fault, FaultKind};
+use crate::scenario::{Concurrent, Fault, FaultKind};
 
 /// What an import call gave back, as the report shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,7 +49,7 @@ pub struct HostState {
     calls: Vec<CallRecord>,
     faults: Vec<Fault>,
     counts: BTreeMap<&'static str, u32>,
-    race_tokens: u32,
+    race: Concurrent,
     memory: MemoryCap,
 }
 
@@ -60,13 +60,13 @@ impl HasMemoryCap for HostState {
 }
 
 impl HostState {
-    pub fn new(platform: Platform, faults: Vec<Fault>, race_tokens: u32) -> Self {
+    pub fn new(platform: Platform, faults: Vec<Fault>, race: Concurrent) -> Self {
         HostState {
             platform,
             calls: Vec::new(),
             faults,
             counts: BTreeMap::new(),
-            race_tokens,
+            race,
             memory: MemoryCap::default(),
         }
     }
@@ -220,10 +220,13 @@ impl platform::Host for HostState {
             |n| json!(n),
             |p| p.revoke_tokens(user),
         );
-        // The race: an attacker mints fresh tokens right after the first revoke pass.
-        if self.race_tokens > 0 && answer.is_ok() {
-            let n = std::mem::take(&mut self.race_tokens);
-            self.platform.mint_tokens(user, n);
+        // The race: an attacker mints fresh tokens right after each of the first
+        // `revoke_passes_raced` revoke passes.
+        let race = &mut self.race;
+        if race.tokens_created_during_revoke > 0 && race.revoke_passes_raced > 0 && answer.is_ok() {
+            race.revoke_passes_raced -= 1;
+            self.platform
+                .mint_tokens(user, race.tokens_created_during_revoke);
         }
         answer
     }
@@ -265,6 +268,10 @@ mod tests {
     use platform::Host as _;
 
     fn state(faults: Vec<Fault>, race_tokens: u32) -> HostState {
+        raced(faults, race_tokens, 1)
+    }
+
+    fn raced(faults: Vec<Fault>, tokens: u32, passes: u32) -> HostState {
         let user = |pk, kind| User {
             pk,
             username: format!("user{pk}"),
@@ -288,7 +295,11 @@ mod tests {
             actor: Some(1),
             pending_user: Some(3),
         };
-        HostState::new(Platform::new(platform, request), faults, race_tokens)
+        let race = Concurrent {
+            tokens_created_during_revoke: tokens,
+            revoke_passes_raced: passes,
+        };
+        HostState::new(Platform::new(platform, request), faults, race)
     }
 
     fn fault(import: &str, fail: FaultKind, on_call: Option<u32>) -> Fault {
@@ -358,6 +369,16 @@ mod tests {
         let mut host = state(vec![], 2);
         assert_eq!(host.revoke_tokens(3).unwrap(), Ok(1));
         assert_eq!(host.platform.state().tokens_of(3), 2);
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(2));
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(0));
+    }
+
+    #[test]
+    fn the_race_repeats_for_as_many_passes_as_asked() {
+        let mut host = raced(vec![], 2, 3);
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(1));
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(2));
+        assert_eq!(host.revoke_tokens(3).unwrap(), Ok(2));
         assert_eq!(host.revoke_tokens(3).unwrap(), Ok(2));
         assert_eq!(host.revoke_tokens(3).unwrap(), Ok(0));
     }

@@ -108,8 +108,11 @@ impl Plugin {
         let host_state = || {
             let platform =
                 Platform::new(scenario.platform.clone(), scenario.request.flow_request());
-            let race = scenario.concurrent.tokens_created_during_revoke;
-            HostState::new(platform, scenario.faults.clone(), race)
+            HostState::new(
+                platform,
+                scenario.faults.clone(),
+                scenario.concurrent.clone(),
+            )
         };
         let state = host_state();
         let before = state.platform.snapshot();

@@ -180,12 +180,30 @@ impl Fault {
 }
 
 /// An attacker racing the lockdown.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Concurrent {
-    /// Fresh tokens of the target created right after the first `revoke-tokens` call.
+    /// Fresh tokens of the target created right after a `revoke-tokens` call.
     #[serde(default)]
     pub tokens_created_during_revoke: u32,
+    /// After how many `revoke-tokens` calls the attacker mints them again (an
+    /// addition): 1, the default, is only the first pass; a large number is an attacker
+    /// who never stops, which the stage's bound on passes must catch.
+    #[serde(default = "one_pass")]
+    pub revoke_passes_raced: u32,
+}
+
+fn one_pass() -> u32 {
+    1
+}
+
+impl Default for Concurrent {
+    fn default() -> Self {
+        Concurrent {
+            tokens_created_during_revoke: 0,
+            revoke_passes_raced: one_pass(),
+        }
+    }
 }
 
 /// The outcome a scenario expects. `message`/`to` are compared only when given;
@@ -365,6 +383,12 @@ impl Scenario {
                     "faults[{i}].on_call: calls count from 1; leave it out to fail every call"
                 ));
             }
+        }
+        if self.concurrent.revoke_passes_raced == 0 {
+            return Err(
+                "concurrent.revoke_passes_raced: must be at least 1 (the first pass); leave it out for 1"
+                    .into(),
+            );
         }
         if let Some(expect) = &self.expect {
             let maps = [
