@@ -2,8 +2,8 @@
 //!
 //! The stage's decisions are plain Rust that runs (and is unit-tested) natively:
 //!
-//! - [`lockdown`]: the algorithm, [`execute`], step by step as the team brief orders the
-//!   platform calls, and its [`Outcome`];
+//! - [`lockdown`]: the algorithm, [`execute`], step by step in the order README.md gives
+//!   the platform calls, and its [`Outcome`];
 //! - [`platform`]: the [`Platform`] trait, one method per WIT import, and the domain
 //!   types it speaks ([`User`], [`HostError`], [`Event`], ...);
 //! - [`settings`]: the stage's settings and their validation;

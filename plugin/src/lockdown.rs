@@ -1,8 +1,8 @@
 //! The Account Lockdown algorithm, written against the [`Platform`] trait.
 //!
 //! The order of the platform calls is part of the contract (the harness scenarios assert
-//! it), so [`execute`] follows the team brief step by step; the step letters and numbers
-//! in the comments are the brief's.
+//! it). The step letters and numbers in the comments are those of the crate's
+//! README.md, which describes the algorithm in prose.
 
 use alloc::{
     format,

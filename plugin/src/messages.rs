@@ -1,7 +1,8 @@
-//! Every message the stage shows to a user, byte for byte as the team brief fixes them.
+//! Every message the stage shows to a user, byte for byte (the table in the crate's
+//! README.md lists them).
 //!
-//! Keeping them in one place makes them easy to review against the brief and lets the
-//! tests compare outcomes with the same constants.
+//! Keeping them in one place makes them easy to review and lets the tests compare
+//! outcomes with the same constants.
 
 use alloc::{format, string::String};
 
