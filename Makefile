@@ -25,13 +25,14 @@ SIGNING_KEY    ?=
 SIGNING_PUBKEY ?= $(if $(filter %.secret,$(SIGNING_KEY)),$(SIGNING_KEY:.secret=.pub),$(SIGNING_KEY).pub)
 
 .DEFAULT_GOAL := build
-.PHONY: help build wasm-target lint test test-reproducible run dist clean
+.PHONY: help build wasm-target lint test test-reproducible run bench dist clean
 
 help:
 	@echo "make build   build the plugin component: $(COMPONENT)"
 	@echo "make lint    rustfmt check and clippy (host, plugin native, plugin on $(WASM_TARGET))"
 	@echo "make test    build, lint, every test (including the slow reproducibility test)"
 	@echo "make run     sign with a development key and run the demo scenario"
+	@echo "make bench   measure the component: size, compile time, time and fuel per run"
 	@echo "make dist SIGNING_KEY=path/NAME.secret   signed release files in $(DIST)/"
 	@echo "make clean   remove $(DIST)/ and the plugin's target folder"
 
@@ -60,6 +61,10 @@ test-reproducible:
 run: build $(DEV_SECRET)
 	$(HARNESS) sign $(COMPONENT) -o $(DEV_WASM) --key $(DEV_SECRET)
 	$(HARNESS) run $(DEMO) --plugin $(DEV_WASM) --trust $(DEV_PUB)
+
+# Measures and reports (release build of the harness); asserts nothing about time.
+bench: build
+	$(CARGO) bench --package stage-harness --bench lockdown
 
 $(DEV_SECRET):
 	$(HARNESS) keygen --out $(DEV_KEYS) --name dev
