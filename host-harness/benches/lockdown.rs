@@ -13,7 +13,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use stage_harness::report::Outcome;
 use stage_harness::signing::{TrustPolicy, load_plugin};
 use stage_harness::{Harness, Limits, Scenario};
 
@@ -72,19 +71,10 @@ fn main() -> anyhow::Result<()> {
             show(timing.median()),
             show(timing.p95()),
             report.fuel,
-            kind(&report.outcome),
+            report.outcome.kind(),
         );
     }
     Ok(())
-}
-
-fn kind(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Continue => "continue",
-        Outcome::Invalid { .. } => "invalid",
-        Outcome::Redirect { .. } => "redirect",
-        Outcome::Error { .. } => "error",
-    }
 }
 
 /// The durations of `runs` calls of `f`, after `warm_up` unmeasured ones, sorted.

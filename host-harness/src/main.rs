@@ -180,7 +180,8 @@ fn check(dir: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -> R
                 if json {
                     eprintln!("error: {error}");
                 } else {
-                    writeln!(stdout, "ERROR {name}: {error}")?;
+                    // The error names the file already.
+                    writeln!(stdout, "ERROR {error}")?;
                 }
                 continue;
             }
@@ -188,8 +189,7 @@ fn check(dir: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -> R
         let report = plugin.run(&scenario, &name);
         if !json {
             let verdict = if report.passed() { "ok   " } else { "FAIL " };
-            let outcome = serde_json::to_value(&report.outcome)?;
-            let kind = outcome["kind"].as_str().unwrap_or("?");
+            let kind = report.outcome.kind();
             writeln!(stdout, "{verdict} {name} ({kind})")?;
             for failure in report.expectations.iter().flat_map(|e| &e.failures) {
                 writeln!(stdout, "        - {failure}")?;

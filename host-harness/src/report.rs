@@ -49,6 +49,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The report's `kind`: `continue`, `invalid`, `redirect` or `error`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Continue => "continue",
+            Outcome::Invalid { .. } => "invalid",
+            Outcome::Redirect { .. } => "redirect",
+            Outcome::Error { .. } => "error",
+        }
+    }
+
     /// Whether the platform keeps the run's changes.
     pub fn commits(&self) -> bool {
         matches!(self, Outcome::Continue | Outcome::Redirect { .. })
