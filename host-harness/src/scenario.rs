@@ -284,17 +284,23 @@ impl Scenario {
 
     /// Parse and validate scenario text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let invalid = |message| ScenarioError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        // serde fills a struct from a JSON list too, field by field in order: `[]`
+        // would run as a scenario of defaults. Refuse a list wherever an object goes.
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+            && let Some(message) = list_instead_of_object(&value)
+        {
+            return Err(invalid(message));
+        }
         let scenario: Scenario =
             serde_json::from_str(text).map_err(|source| ScenarioError::Parse {
                 path: path.to_owned(),
                 source,
             })?;
-        scenario
-            .validate()
-            .map_err(|message| ScenarioError::Invalid {
-                path: path.to_owned(),
-                message,
-            })?;
+        scenario.validate().map_err(invalid)?;
         Ok(scenario)
     }
 
@@ -434,6 +440,56 @@ impl Scenario {
     }
 }
 
+/// Where the scenario has a JSON list in a place that takes an object, a message naming
+/// that place; `None` when there is none (other wrong types are left to serde).
+fn list_instead_of_object(root: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    if root.is_array() {
+        return Some(
+            "a scenario file holds one JSON object ({...}), not a list; put each scenario in a file of its own"
+                .to_owned(),
+        );
+    }
+    let mut places: Vec<(String, &Value)> = Vec::new();
+    for key in ["stage", "platform", "request", "concurrent", "expect"] {
+        if let Some(value) = root.get(key) {
+            places.push((key.to_owned(), value));
+        }
+    }
+    if let Some(flow) = root.pointer("/stage/completion_flow") {
+        places.push(("stage.completion_flow".to_owned(), flow));
+    }
+    if let Some(outcome) = root.pointer("/expect/outcome") {
+        places.push(("expect.outcome".to_owned(), outcome));
+    }
+    let lists = [
+        ("platform.users", root.pointer("/platform/users")),
+        ("platform.sessions", root.pointer("/platform/sessions")),
+        ("platform.tokens", root.pointer("/platform/tokens")),
+        ("faults", root.get("faults")),
+        ("expect.events", root.pointer("/expect/events")),
+    ];
+    for (name, list) in lists {
+        for (i, item) in list
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            places.push((format!("{name}[{i}]"), item));
+        }
+    }
+    if let Some(users) = root.pointer("/expect/users").and_then(Value::as_object) {
+        for (pk, user) in users {
+            places.push((format!("expect.users.{pk}"), user));
+        }
+    }
+    places
+        .into_iter()
+        .find(|(_, value)| value.is_array())
+        .map(|(place, _)| format!("{place}: must be a JSON object with named fields, not a list"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,6 +514,30 @@ mod tests {
     fn unknown_field_is_named() {
         let err = parse(r#"{"request": {"actr": 1}}"#).unwrap_err();
         assert!(err.starts_with("s.json: unknown field `actr`"), "{err}");
+    }
+
+    #[test]
+    fn a_list_where_an_object_goes_is_refused() {
+        assert_eq!(
+            parse("[]").unwrap_err(),
+            "s.json: a scenario file holds one JSON object ({...}), not a list; put each scenario in a file of its own"
+        );
+        // serde would read these positionally: actor 1, pending_user 3.
+        assert_eq!(
+            parse(r#"{"request": [1, 3]}"#).unwrap_err(),
+            "s.json: request: must be a JSON object with named fields, not a list"
+        );
+        let user = format!(r#"{{{USERS}, "expect": {{"users": {{"1": [false]}}}}}}"#);
+        assert_eq!(
+            parse(&user).unwrap_err(),
+            "s.json: expect.users.1: must be a JSON object with named fields, not a list"
+        );
+        let token =
+            r#"{"platform": {"tokens": [{"id": "t", "user": 1, "kind": "api"}, ["u", 1, "api"]]}}"#;
+        assert_eq!(
+            parse(token).unwrap_err(),
+            "s.json: platform.tokens[1]: must be a JSON object with named fields, not a list"
+        );
     }
 
     #[test]

@@ -28,6 +28,37 @@ fn stdout_of(cmd: &mut Command, code: i32) -> String {
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
 
+/// A fresh folder holding `name` with `bytes`; the folder lives as long as the guard.
+fn scratch(name: &str, bytes: &[u8]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    (dir, path.display().to_string())
+}
+
+/// `run` on a scenario file holding `bytes` is refused with exit 2 and exactly
+/// `error: <path><message>`.
+fn assert_scenario_refused(bytes: &[u8], message: &str) {
+    let (_dir, path) = scratch("scenario.json", bytes);
+    harness(&["run", &path])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!("error: {path}{message}\n"));
+}
+
+#[test]
+fn a_list_of_scenarios_is_refused_exit_2() {
+    assert_scenario_refused(
+        b"[]",
+        ": a scenario file holds one JSON object ({...}), not a list; put each scenario in a file of its own",
+    );
+    assert_scenario_refused(
+        br#"{"request": [1, 3]}"#,
+        ": request: must be a JSON object with named fields, not a list",
+    );
+}
+
 #[test]
 fn run_prints_the_readable_report_and_exits_0() {
     let mut cmd = harness(&["run", DEMO]);
