@@ -389,6 +389,23 @@ impl Scenario {
                     "faults[{i}].on_call: calls count from 1; leave it out to fail every call"
                 ));
             }
+            // Two faults on one call would leave which one fires to the file's order.
+            let clash = self.faults[..i].iter().position(|earlier| {
+                earlier.import == fault.import
+                    && (earlier.on_call.is_none()
+                        || fault.on_call.is_none()
+                        || earlier.on_call == fault.on_call)
+            });
+            if let Some(j) = clash {
+                let which = match (self.faults[j].on_call, fault.on_call) {
+                    (Some(n), Some(_)) => format!("call {n}"),
+                    _ => "the same calls".to_owned(),
+                };
+                return Err(format!(
+                    "faults[{i}]: faults[{j}] already makes {which} of {:?} fail; give each call of an import one fault at most",
+                    fault.import
+                ));
+            }
         }
         if self.concurrent.revoke_passes_raced == 0 {
             return Err(
@@ -565,6 +582,35 @@ mod tests {
         );
         let log = parse(r#"{"faults": [{"import": "log", "fail": "error"}]}"#).unwrap_err();
         assert!(log.contains("import \"log\" has no error result"), "{log}");
+    }
+
+    #[test]
+    fn two_faults_on_one_call_are_refused() {
+        let err = parse(
+            r#"{"faults": [{"import": "get-actor", "fail": "error", "on_call": 1},
+                           {"import": "get-actor", "fail": "trap", "on_call": 1}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "s.json: faults[1]: faults[0] already makes call 1 of \"get-actor\" fail; give each call of an import one fault at most"
+        );
+        let err = parse(
+            r#"{"faults": [{"import": "log", "fail": "trap", "on_call": 2},
+                           {"import": "log", "fail": "trap"}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("faults[0] already makes the same calls of \"log\" fail"),
+            "{err}"
+        );
+        // Different calls, or different imports, are fine.
+        parse(
+            r#"{"faults": [{"import": "log", "fail": "trap", "on_call": 2},
+                           {"import": "log", "fail": "trap", "on_call": 3},
+                           {"import": "get-actor", "fail": "trap"}]}"#,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -60,6 +60,15 @@ fn a_list_of_scenarios_is_refused_exit_2() {
 }
 
 #[test]
+fn two_faults_on_the_same_call_are_refused_exit_2() {
+    assert_scenario_refused(
+        br#"{"faults": [{"import": "get-actor", "fail": "error", "on_call": 1},
+                        {"import": "get-actor", "fail": "trap", "on_call": 1}]}"#,
+        ": faults[1]: faults[0] already makes call 1 of \"get-actor\" fail; give each call of an import one fault at most",
+    );
+}
+
+#[test]
 fn run_prints_the_readable_report_and_exits_0() {
     let mut cmd = harness(&["run", DEMO]);
     let assert = cmd.assert().code(0).stderr(UNSIGNED_WARNING);
