@@ -35,7 +35,9 @@ pub mod settings;
 mod component;
 #[cfg(test)]
 mod fake;
-#[cfg(target_arch = "wasm32")]
+// The allocator and panic handler are wasm only; the address arithmetic is also
+// unit-tested natively.
+#[cfg(any(target_arch = "wasm32", test))]
 mod runtime;
 
 pub use lockdown::{MAX_PASSES, Outcome, execute};
