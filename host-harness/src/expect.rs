@@ -93,13 +93,13 @@ fn check_outcome(want: &ExpectedOutcome, got: &Outcome, failures: &mut Vec<Strin
         Outcome::Error { message } => (OutcomeKind::Error, Some(message)),
     };
     let shown = match text {
-        Some(text) => format!("{} {text:?}", kind_name(kind)),
-        None => kind_name(kind).to_owned(),
+        Some(text) => format!("{} {text:?}", kind.name()),
+        None => kind.name().to_owned(),
     };
     if want.kind != kind {
         failures.push(format!(
             "outcome: expected {}, got {shown}",
-            kind_name(want.kind)
+            want.kind.name()
         ));
         return;
     }
@@ -122,15 +122,6 @@ fn check_outcome(want: &ExpectedOutcome, got: &Outcome, failures: &mut Vec<Strin
         && to != text
     {
         failures.push(format!("outcome.to: expected {to:?}, got {text:?}"));
-    }
-}
-
-fn kind_name(kind: OutcomeKind) -> &'static str {
-    match kind {
-        OutcomeKind::Continue => "continue",
-        OutcomeKind::Invalid => "invalid",
-        OutcomeKind::Redirect => "redirect",
-        OutcomeKind::Error => "error",
     }
 }
 

@@ -220,6 +220,39 @@ pub struct ExpectedOutcome {
     pub to: Option<String>,
 }
 
+impl ExpectedOutcome {
+    /// `message` and `message_contains` belong to `invalid` and `error`, `to` to
+    /// `redirect`: on another kind they compare against nothing (or against the other
+    /// field) and could never mean what the author wrote.
+    fn validate(&self) -> Result<(), String> {
+        let has_message = matches!(self.kind, OutcomeKind::Invalid | OutcomeKind::Error);
+        let fix = match self.kind {
+            OutcomeKind::Redirect => "a redirect's path is `to`",
+            OutcomeKind::Continue => "leave it out",
+            OutcomeKind::Invalid | OutcomeKind::Error => {
+                "an invalid or error outcome has `message`"
+            }
+        };
+        let kind = self.kind.name();
+        for (field, given) in [
+            ("message", self.message.is_some()),
+            ("message_contains", self.message_contains.is_some()),
+        ] {
+            if given && !has_message {
+                return Err(format!(
+                    "expect.outcome.{field}: a {kind} outcome has no message; {fix}"
+                ));
+            }
+        }
+        if self.to.is_some() && self.kind != OutcomeKind::Redirect {
+            return Err(format!(
+                "expect.outcome.to: only a redirect outcome has `to`, and this one expects {kind}; {fix}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The four ways a run ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -228,6 +261,18 @@ pub enum OutcomeKind {
     Invalid,
     Redirect,
     Error,
+}
+
+impl OutcomeKind {
+    /// The name scenarios and reports use: `continue`, `invalid`, `redirect`, `error`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutcomeKind::Continue => "continue",
+            OutcomeKind::Invalid => "invalid",
+            OutcomeKind::Redirect => "redirect",
+            OutcomeKind::Error => "error",
+        }
+    }
 }
 
 /// Fields of a user to compare; the ones left out are not checked.
@@ -414,6 +459,9 @@ impl Scenario {
             );
         }
         if let Some(expect) = &self.expect {
+            if let Some(outcome) = &expect.outcome {
+                outcome.validate()?;
+            }
             let maps = [
                 (
                     "expect.users",
@@ -611,6 +659,25 @@ mod tests {
                            {"import": "get-actor", "fail": "trap"}]}"#,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn outcome_fields_must_fit_the_kind() {
+        let outcome = |o: &str| parse(&format!(r#"{{"expect": {{"outcome": {o}}}}}"#));
+        assert_eq!(
+            outcome(r#"{"kind": "redirect", "message": "/if/flow/done/"}"#).unwrap_err(),
+            "s.json: expect.outcome.message: a redirect outcome has no message; a redirect's path is `to`"
+        );
+        assert_eq!(
+            outcome(r#"{"kind": "invalid", "to": "/x/"}"#).unwrap_err(),
+            "s.json: expect.outcome.to: only a redirect outcome has `to`, and this one expects invalid; an invalid or error outcome has `message`"
+        );
+        assert_eq!(
+            outcome(r#"{"kind": "continue", "message_contains": ""}"#).unwrap_err(),
+            "s.json: expect.outcome.message_contains: a continue outcome has no message; leave it out"
+        );
+        outcome(r#"{"kind": "error", "message_contains": "fuel"}"#).unwrap();
+        outcome(r#"{"kind": "redirect", "to": "/x/"}"#).unwrap();
     }
 
     #[test]

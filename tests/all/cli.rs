@@ -69,6 +69,14 @@ fn two_faults_on_the_same_call_are_refused_exit_2() {
 }
 
 #[test]
+fn outcome_message_on_a_redirect_is_refused_exit_2() {
+    assert_scenario_refused(
+        br#"{"expect": {"outcome": {"kind": "redirect", "message": "/if/flow/done/"}}}"#,
+        ": expect.outcome.message: a redirect outcome has no message; a redirect's path is `to`",
+    );
+}
+
+#[test]
 fn run_prints_the_readable_report_and_exits_0() {
     let mut cmd = harness(&["run", DEMO]);
     let assert = cmd.assert().code(0).stderr(UNSIGNED_WARNING);
