@@ -51,3 +51,49 @@ pub fn context_not_json(error: &dyn core::fmt::Display) -> String {
 pub fn reason_not_string(location: &str) -> String {
     format!("The lockdown reason in {location} must be a string.")
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every message spelled out once more, byte for byte as the crate's README.md lists
+    //! them, so that an edit to any of them fails here and not only in the scenarios.
+
+    use super::*;
+
+    #[test]
+    fn every_message_is_byte_for_byte_the_documented_one() {
+        assert_eq!(NO_TARGET, "No target user specified for account lockdown");
+        assert_eq!(
+            PERMISSION,
+            "You do not have permission to lock down this account."
+        );
+        assert_eq!(
+            SELF_FLOW,
+            "Self-service account lockdown requires a completion flow."
+        );
+        assert_eq!(FAILED, "Account lockdown failed for this account.");
+        assert_eq!(
+            CONTEXT_NOT_OBJECT,
+            "The flow plan context must be a JSON object."
+        );
+        assert_eq!(
+            PROMPT_DATA_NOT_OBJECT,
+            "The flow plan context's prompt_data must be a JSON object."
+        );
+        assert_eq!(
+            flow_requires_authentication("done"),
+            r#"The completion flow "done" requires authentication; set its authentication to "No authentication required"."#
+        );
+        assert_eq!(
+            invalid_flow_slug("a b"),
+            r#"The completion flow slug "a b" is not a valid slug; use letters, digits, "-" and "_"."#
+        );
+        assert_eq!(
+            context_not_json(&"expected value at line 1 column 1"),
+            "The flow plan context is not valid JSON: expected value at line 1 column 1."
+        );
+        assert_eq!(
+            reason_not_string("prompt_data.lockdown_reason"),
+            "The lockdown reason in prompt_data.lockdown_reason must be a string."
+        );
+    }
+}
