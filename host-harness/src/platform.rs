@@ -530,11 +530,13 @@ impl Platform {
 
     /// Create `n` fresh API tokens for `pk`, as an attacker holding a token could.
     pub fn mint_tokens(&mut self, pk: UserPk, n: u32) {
+        let mut taken: std::collections::HashSet<String> =
+            self.state.tokens.iter().map(|t| t.id.clone()).collect();
         for _ in 0..n {
             let id = loop {
                 self.minted += 1;
                 let id = format!("minted-{}", self.minted);
-                if !self.state.tokens.iter().any(|t| t.id == id) {
+                if taken.insert(id.clone()) {
                     break id;
                 }
             };

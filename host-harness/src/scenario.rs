@@ -25,6 +25,10 @@ pub const IMPORTS: [&str; 10] = [
     "log",
 ];
 
+/// The most tokens `concurrent.tokens_created_during_revoke` may ask for: the host
+/// creates them outside any plugin budget, so the scenario must bound them.
+pub const MAX_RACE_TOKENS: u32 = 10_000;
+
 /// Why a scenario file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -452,6 +456,12 @@ impl Scenario {
                 ));
             }
         }
+        if self.concurrent.tokens_created_during_revoke > MAX_RACE_TOKENS {
+            return Err(format!(
+                "concurrent.tokens_created_during_revoke: {} is more than the harness creates ({MAX_RACE_TOKENS} at most per pass); a few tokens show the race as well as many",
+                self.concurrent.tokens_created_during_revoke
+            ));
+        }
         if self.concurrent.revoke_passes_raced == 0 {
             return Err(
                 "concurrent.revoke_passes_raced: must be at least 1 (the first pass); leave it out for 1"
@@ -678,6 +688,20 @@ mod tests {
         );
         outcome(r#"{"kind": "error", "message_contains": "fuel"}"#).unwrap();
         outcome(r#"{"kind": "redirect", "to": "/x/"}"#).unwrap();
+    }
+
+    #[test]
+    fn the_race_is_bounded() {
+        let race = |n: u32| {
+            parse(&format!(
+                r#"{{"concurrent": {{"tokens_created_during_revoke": {n}}}}}"#
+            ))
+        };
+        race(MAX_RACE_TOKENS).unwrap();
+        assert_eq!(
+            race(MAX_RACE_TOKENS + 1).unwrap_err(),
+            "s.json: concurrent.tokens_created_during_revoke: 10001 is more than the harness creates (10000 at most per pass); a few tokens show the race as well as many"
+        );
     }
 
     #[test]

@@ -76,6 +76,17 @@ fn outcome_message_on_a_redirect_is_refused_exit_2() {
     );
 }
 
+/// The host creates the race's tokens outside every plugin budget: four billion of
+/// them used to hang the harness.
+#[test]
+fn a_race_past_the_bound_is_refused_exit_2() {
+    assert_scenario_refused(
+        br#"{"concurrent": {"tokens_created_during_revoke": 4000000000}}"#,
+        ": concurrent.tokens_created_during_revoke: 4000000000 is more than the harness creates \
+         (10000 at most per pass); a few tokens show the race as well as many",
+    );
+}
+
 #[test]
 fn run_prints_the_readable_report_and_exits_0() {
     let mut cmd = harness(&["run", DEMO]);
