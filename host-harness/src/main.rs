@@ -85,14 +85,33 @@ struct PluginArgs {
 #[derive(Debug, Args)]
 struct BudgetArgs {
     /// Fuel units one run may burn.
-    #[arg(long, value_name = "UNITS", default_value_t = DEFAULT_FUEL)]
+    #[arg(long, value_name = "UNITS", default_value_t = DEFAULT_FUEL, value_parser = budget::<u64>)]
     fuel: u64,
     /// Wall-clock milliseconds one run may take.
-    #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT.as_millis() as u64)]
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT.as_millis() as u64, value_parser = budget::<u64>)]
     timeout_ms: u64,
     /// Bytes of linear memory one run may hold.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MEMORY)]
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MEMORY, value_parser = budget::<usize>)]
     max_memory: usize,
+}
+
+/// A budget flag's value: a whole number of at least 1. Zero is refused rather than
+/// run: it cannot mean anything but "no limit", which no budget offers.
+fn budget<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + From<u8> + PartialEq,
+    T::Err: std::fmt::Display,
+{
+    let value: T = text
+        .parse()
+        .map_err(|e| format!("{e}; give a whole number of at least 1"))?;
+    if value == T::from(0) {
+        return Err(
+            "0 would stop the plugin before it starts; give at least 1 (there is no unlimited budget: for no practical limit, give a large number)"
+                .to_owned(),
+        );
+    }
+    Ok(value)
 }
 
 impl BudgetArgs {

@@ -194,6 +194,27 @@ fn budget_flags_reach_the_run() {
     );
 }
 
+/// A budget of 0 is what many tools call "no limit"; here it would stop every run (or,
+/// for the deadline, quietly become one 10 ms tick). Refused before anything runs.
+#[test]
+fn zero_budgets_are_refused_exit_2() {
+    for (flag, value_name) in [
+        ("--fuel", "UNITS"),
+        ("--timeout-ms", "MS"),
+        ("--max-memory", "BYTES"),
+    ] {
+        harness(&["run", DEMO, flag, "0"])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(format!(
+                "error: invalid value '0' for '{flag} <{value_name}>': 0 would stop the plugin \
+                 before it starts; give at least 1 (there is no unlimited budget: for no \
+                 practical limit, give a large number)\n\nFor more information, try '--help'.\n"
+            ));
+    }
+}
+
 #[test]
 fn check_prints_a_line_per_scenario_and_a_summary() {
     let dir = workspace_root().join("tests").join("scenarios");
