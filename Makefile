@@ -12,6 +12,7 @@ DEV_WASM    := $(DIST)/account-lockdown.dev.wasm
 SIGNED      := $(DIST)/account-lockdown.signed.wasm
 DIST_PUB    := $(DIST)/account-lockdown.pub
 DIST_SUM    := $(SIGNED).sha256
+RELEASE_FILES := $(SIGNED) $(DIST_PUB) $(DIST_SUM)
 
 # Development key pair, created on first `make run` (git-ignored; never a release key).
 DEV_KEYS    := .dev-keys
@@ -25,7 +26,7 @@ SIGNING_KEY    ?=
 SIGNING_PUBKEY ?= $(if $(filter %.secret,$(SIGNING_KEY)),$(SIGNING_KEY:.secret=.pub),$(SIGNING_KEY).pub)
 
 .DEFAULT_GOAL := build
-.PHONY: help build wasm-target lint test test-reproducible run bench dist clean
+.PHONY: help build wasm-target lint test test-reproducible run bench dist release-files clean
 
 help:
 	@echo "make build   build the plugin component: $(COMPONENT)"
@@ -70,16 +71,24 @@ $(DEV_SECRET):
 	$(HARNESS) keygen --out $(DEV_KEYS) --name dev
 
 # Signing is the last step that touches the component: nothing rewrites it afterwards.
+# The three release files come as a set: a previous run's are removed first, and if any
+# step fails (a public key that does not match SIGNING_KEY, say) none is left behind.
 dist:
 	@test -n "$(SIGNING_KEY)" || { echo "error: SIGNING_KEY is not set; run \`make dist SIGNING_KEY=path/to/NAME.secret\` (create a key pair with \`cargo run -p stage-harness -- keygen --out DIR --name NAME\`)" >&2; exit 2; }
 	@test -f "$(SIGNING_KEY)" || { echo "error: SIGNING_KEY=$(SIGNING_KEY) does not exist" >&2; exit 2; }
 	@test -f "$(SIGNING_PUBKEY)" || { echo "error: public key $(SIGNING_PUBKEY) not found; put NAME.pub next to NAME.secret or set SIGNING_PUBKEY=path/to/key.pub" >&2; exit 2; }
 	$(MAKE) --no-print-directory build
+	@rm -f $(RELEASE_FILES)
+	@$(MAKE) --no-print-directory release-files || { rm -f $(RELEASE_FILES); echo "error: make dist failed (see above); no release files were left in $(DIST)/" >&2; exit 1; }
+	@echo "release files:" && ls -l $(RELEASE_FILES)
+
+# The steps of `make dist` after the build; run it through `make dist`, which checks
+# the keys and cleans up after a failure.
+release-files:
 	$(HARNESS) sign $(COMPONENT) -o $(SIGNED) --key $(SIGNING_KEY)
 	$(HARNESS) verify $(SIGNED) --trust $(SIGNING_PUBKEY)
 	cp $(SIGNING_PUBKEY) $(DIST_PUB)
 	cd $(DIST) && sha256sum $(notdir $(SIGNED)) > $(notdir $(DIST_SUM))
-	@echo "release files:" && ls -l $(SIGNED) $(DIST_PUB) $(DIST_SUM)
 
 # Only this project's outputs; `cargo clean` removes the rest of target/. Keys are kept.
 clean:
