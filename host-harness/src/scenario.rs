@@ -32,6 +32,18 @@ pub const MAX_RACE_TOKENS: u32 = 10_000;
 /// Why a scenario file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    #[error("scenario {path} does not exist; check the path")]
+    Missing { path: PathBuf },
+    #[error(
+        "scenario {path} is a folder; pass a scenario file, or run every scenario in the folder with `stage-harness check {path}`"
+    )]
+    Folder { path: PathBuf },
+    #[error(
+        "{path} is empty; a scenario is a JSON object, `{{}}` at the least (the format is in SCENARIOS.md)"
+    )]
+    Empty { path: PathBuf },
+    #[error("{path} is not UTF-8 text (invalid byte at offset {offset}); save it as UTF-8")]
+    NotUtf8 { path: PathBuf, offset: usize },
     #[error("cannot read scenario {path}: {source}")]
     Read {
         path: PathBuf,
@@ -324,10 +336,26 @@ pub struct Expect {
 impl Scenario {
     /// Read, parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.to_owned(),
-            source,
+        let path_buf = path.to_owned();
+        if path.is_dir() {
+            return Err(ScenarioError::Folder { path: path_buf });
+        }
+        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => ScenarioError::Missing {
+                path: path.to_owned(),
+            },
+            _ => ScenarioError::Read {
+                path: path.to_owned(),
+                source,
+            },
         })?;
+        let text = String::from_utf8(bytes).map_err(|e| ScenarioError::NotUtf8 {
+            path: path.to_owned(),
+            offset: e.utf8_error().valid_up_to(),
+        })?;
+        if text.trim().is_empty() {
+            return Err(ScenarioError::Empty { path: path_buf });
+        }
         Scenario::parse(&text, path)
     }
 

@@ -164,9 +164,34 @@ fn missing_scenario_file_exit_2() {
         .assert()
         .code(2)
         .stderr(
-            "error: cannot read scenario tests/fixtures/no-such-scenario.json: \
-             No such file or directory (os error 2)\n",
+            "error: scenario tests/fixtures/no-such-scenario.json does not exist; check the path\n",
         );
+}
+
+#[test]
+fn scenario_that_is_a_folder_points_to_check_exit_2() {
+    harness(&["run", "tests/scenarios"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: scenario tests/scenarios is a folder; pass a scenario file, or run every \
+             scenario in the folder with `stage-harness check tests/scenarios`\n",
+        );
+}
+
+#[test]
+fn empty_and_non_utf8_scenarios_are_named_exit_2() {
+    for empty in [&b""[..], b" \n"] {
+        assert_scenario_refused(
+            empty,
+            " is empty; a scenario is a JSON object, `{}` at the least (the format is in SCENARIOS.md)",
+        );
+    }
+    assert_scenario_refused(
+        b"{\"description\": \"caf\xe9\"}",
+        " is not UTF-8 text (invalid byte at offset 20); save it as UTF-8",
+    );
 }
 
 #[test]
