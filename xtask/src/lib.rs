@@ -360,11 +360,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = dir.join(tmp_name);
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| {
+    let written = fs::write(&tmp, bytes)
+        .with_context(|| format!("cannot write {}", tmp.display()))
+        .and_then(|()| {
+            fs::rename(&tmp, path)
+                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+        });
+    if written.is_err() {
+        // A half-written file (disk full) or one that could not be moved: leave nothing.
         let _ = fs::remove_file(&tmp);
-        format!("cannot move {} to {}", tmp.display(), path.display())
-    })
+    }
+    written
 }
 
 /// Lowercase hex sha256.
@@ -500,6 +506,22 @@ mod tests {
             1,
             "no temporary file left"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_atomic_write_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("xtask-write-fail-{}", std::process::id()));
+        // The destination is a folder with something in it: the rename must fail.
+        let path = dir.join("out.wasm");
+        fs::create_dir_all(path.join("inside")).unwrap();
+        let err = write_atomically(&path, b"bytes").unwrap_err();
+        assert!(format!("{err:#}").contains("cannot move"), "{err:#}");
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.wasm"], "a temporary file was left behind");
         fs::remove_dir_all(&dir).unwrap();
     }
 

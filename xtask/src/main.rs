@@ -24,11 +24,16 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
-        _ => {
-            eprintln!("error: unknown arguments {args:?}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
+        [] => usage_error("no command given"),
+        [command] => usage_error(&format!("unknown command `{command}`")),
+        _ => usage_error(&format!("unexpected arguments {args:?}")),
     }
+}
+
+/// Exit status 2 with `problem` and the usage, for a command line this tool cannot run.
+fn usage_error(problem: &str) -> ExitCode {
+    eprintln!("error: {problem}\n\n{USAGE}");
+    ExitCode::from(2)
 }
 
 fn run_build() -> ExitCode {
