@@ -41,7 +41,9 @@ const PAGE: usize = 65_536;
 /// Where a block of `layout` goes when the first free byte is `next`: its first byte
 /// and one past its last, or `None` if that passes the end of the address space.
 fn place(next: usize, layout: Layout) -> Option<(usize, usize)> {
-    let start = next.checked_next_multiple_of(layout.align())?;
+    // `align` is a power of two, so rounding up is a mask (cheaper than a remainder).
+    let mask = layout.align() - 1;
+    let start = next.checked_add(mask)? & !mask;
     Some((start, start.checked_add(layout.size())?))
 }
 
