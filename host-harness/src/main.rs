@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use stage_harness::engine::{DEFAULT_FUEL, DEFAULT_MAX_MEMORY, DEFAULT_TIMEOUT};
 use stage_harness::signing::cli::{SigningCommand, TrustArgs};
-use stage_harness::signing::{self, TrustPolicy, VerifiedPlugin};
+use stage_harness::signing::{self, SigningError, TrustPolicy, VerifiedPlugin};
 use stage_harness::{Harness, Limits, Plugin, Report, Scenario, inspect};
 
 /// The plugin the commands load when `--plugin` is not given.
@@ -135,7 +135,14 @@ fn policy(trust: &TrustArgs) -> Result<TrustPolicy> {
 
 fn load(args: &PluginArgs) -> Result<VerifiedPlugin> {
     let policy = policy(&args.trust)?;
-    Ok(signing::load_plugin(&args.plugin, &policy)?)
+    signing::load_plugin(&args.plugin, &policy).map_err(|error| match error {
+        // `run` and `check` have a default plugin and a flag to name another.
+        SigningError::Missing { path } => anyhow::anyhow!(
+            "plugin {} does not exist; build and sign it with `make dist` (or `make run` for a development build), or pass --plugin PATH",
+            path.display()
+        ),
+        other => other.into(),
+    })
 }
 
 fn prepare(args: &PluginArgs, budgets: &BudgetArgs) -> Result<Plugin> {

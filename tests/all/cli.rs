@@ -158,6 +158,75 @@ fn missing_plugin_file_exit_2() {
         ));
 }
 
+/// `run DEMO --plugin PATH --allow-unsigned` is refused with exit 2 and exactly
+/// `error: <PATH><message>` after the warning.
+fn assert_plugin_refused(plugin: &str, message: &str) {
+    Command::cargo_bin("stage-harness")
+        .unwrap()
+        .current_dir(workspace_root())
+        .args(["run", DEMO, "--allow-unsigned", "--plugin", plugin])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!("{UNSIGNED_WARNING}error: {plugin}{message}\n"));
+}
+
+#[test]
+fn plugin_that_is_a_folder_or_empty_is_named_exit_2() {
+    assert_plugin_refused(
+        "dist",
+        " is a folder; pass the component file (`make build` writes dist/account-lockdown.wasm)",
+    );
+    let (_dir, empty) = scratch("empty.wasm", b"");
+    assert_plugin_refused(
+        &empty,
+        " is not a WebAssembly component (the file is empty); build it with `make build`",
+    );
+}
+
+/// An unsigned core module is what cargo builds before `make build` encodes it: say so,
+/// and do not suggest tampering, which only a verified file's header can show.
+#[test]
+fn core_module_is_named_as_such_exit_2() {
+    let (_dir, core) = scratch("core.wasm", b"\0asm\x01\0\0\0");
+    assert_plugin_refused(
+        &core,
+        " is not a WebAssembly component (it is a core module, like the one cargo builds \
+         before `make build` encodes it as a component); build it with `make build`",
+    );
+}
+
+/// `inspect`, `verify` and `sign` take the file as an argument: no `--plugin` advice.
+#[test]
+fn missing_file_for_inspect_and_sign_names_the_path_exit_2() {
+    let expected = "error: nope.wasm does not exist; check the path (`make build` writes \
+                    dist/account-lockdown.wasm, `make dist` the signed \
+                    dist/account-lockdown.signed.wasm)\n";
+    Command::cargo_bin("stage-harness")
+        .unwrap()
+        .current_dir(workspace_root())
+        .args(["inspect", "nope.wasm", "--allow-unsigned"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!("{UNSIGNED_WARNING}{expected}"));
+    Command::cargo_bin("stage-harness")
+        .unwrap()
+        .current_dir(workspace_root())
+        .args([
+            "sign",
+            "nope.wasm",
+            "-o",
+            "never.wasm",
+            "--key",
+            "nope.secret",
+        ])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(expected);
+}
+
 #[test]
 fn missing_scenario_file_exit_2() {
     harness(&["run", "tests/fixtures/no-such-scenario.json"])

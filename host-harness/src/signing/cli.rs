@@ -217,18 +217,7 @@ pub fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<(), SigningError
 /// `sign`: embed a signature into OUT, or write a detached one to SIG (and an
 /// unchanged copy of IN to OUT when given).
 pub fn sign(args: &SignArgs, out: &mut dyn Write) -> Result<(), SigningError> {
-    let input = std::fs::read(&args.input).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            SigningError::Missing {
-                path: args.input.clone(),
-            }
-        } else {
-            SigningError::Read {
-                path: args.input.clone(),
-                source,
-            }
-        }
-    })?;
+    let input = super::read_component_file(&args.input)?;
     let signed = super::sign_bytes(&args.input, &input, &args.key, args.detached.is_some())?;
     if let (Some(sig_path), Some(sig)) = (&args.detached, &signed.detached_signature) {
         write_atomically(sig_path, sig)?;

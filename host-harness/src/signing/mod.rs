@@ -38,9 +38,13 @@ the report records `verified: false`. Use this for local development only.";
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
     #[error(
-        "plugin {path} does not exist; build and sign it with `make dist` (or `make run` for a development build), or pass --plugin PATH"
+        "{path} does not exist; check the path (`make build` writes dist/account-lockdown.wasm, `make dist` the signed dist/account-lockdown.signed.wasm)"
     )]
     Missing { path: PathBuf },
+    #[error(
+        "{path} is a folder; pass the component file (`make build` writes dist/account-lockdown.wasm)"
+    )]
+    Folder { path: PathBuf },
     #[error("cannot read plugin {path}: {source}; check the path and its permissions")]
     Read {
         path: PathBuf,
@@ -144,18 +148,7 @@ pub struct VerifiedPlugin {
 /// Read `path`, check its signature against `policy` before anything else looks at
 /// the bytes, then check that the verified bytes are a component.
 pub fn load_plugin(path: &Path, policy: &TrustPolicy) -> Result<VerifiedPlugin, SigningError> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            SigningError::Missing {
-                path: path.to_owned(),
-            }
-        } else {
-            SigningError::Read {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
+    let bytes = read_component_file(path)?;
     let labels = |keys: Vec<&TrustedKey>| keys.iter().map(|k| k.label()).collect::<Vec<_>>();
     let (signed_by, verified) = match policy {
         TrustPolicy::AllowUnsigned => (Vec::new(), false),
@@ -172,7 +165,7 @@ pub fn load_plugin(path: &Path, policy: &TrustPolicy) -> Result<VerifiedPlugin, 
     };
     // The signature does not cover the preamble: check it only now, on bytes whose
     // sections are known to be the signed ones.
-    check_component(path, &bytes)?;
+    check_component(path, &bytes, verified)?;
     use sha2::Digest as _;
     let sha256 = format!("{:x}", sha2::Sha256::digest(&bytes));
     Ok(VerifiedPlugin {
@@ -212,13 +205,39 @@ fn read_detached(path: &Path) -> Result<Vec<u8>, SigningError> {
     Ok(sig)
 }
 
-/// Refuse bytes whose preamble is not a component's.
-fn check_component(path: &Path, bytes: &[u8]) -> Result<(), SigningError> {
+/// Read a plugin (or a component to sign), naming a missing file or a folder.
+pub fn read_component_file(path: &Path) -> Result<Vec<u8>, SigningError> {
+    if path.is_dir() {
+        return Err(SigningError::Folder {
+            path: path.to_owned(),
+        });
+    }
+    std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            SigningError::Missing {
+                path: path.to_owned(),
+            }
+        } else {
+            SigningError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })
+}
+
+/// Refuse bytes whose preamble is not a component's. `signed`: the bytes passed a
+/// signature check, so a core module's header there is a rewritten one.
+fn check_component(path: &Path, bytes: &[u8], signed: bool) -> Result<(), SigningError> {
     if wasmparser::Parser::is_component(bytes) {
         return Ok(());
     }
-    let detail = if wasmparser::Parser::is_core_wasm(bytes) {
+    let detail = if bytes.is_empty() {
+        "the file is empty"
+    } else if wasmparser::Parser::is_core_wasm(bytes) && signed {
         "its header is a core module's, not a component's; a signature does not cover the header, so this file may have been altered"
+    } else if wasmparser::Parser::is_core_wasm(bytes) {
+        "it is a core module, like the one cargo builds before `make build` encodes it as a component"
     } else {
         "its first 8 bytes are not a WebAssembly component header"
     };
@@ -392,17 +411,7 @@ pub fn sign_bytes(
     secret_key_path: &Path,
     detached: bool,
 ) -> Result<Signed, SigningError> {
-    if !wasmparser::Parser::is_component(input) {
-        let detail = if wasmparser::Parser::is_core_wasm(input) {
-            "it is a core module; sign the component that `make build` writes"
-        } else {
-            "its first 8 bytes are not a WebAssembly component header"
-        };
-        return Err(SigningError::NotAComponent {
-            path: input_path.to_owned(),
-            detail: detail.into(),
-        });
-    }
+    check_component(input_path, input, false)?;
     let sk = keys::read_secret_key(secret_key_path)?;
     let pk = keys::public_key_of(&sk);
     let signer = TrustedKey {
