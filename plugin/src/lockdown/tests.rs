@@ -206,8 +206,9 @@ fn slugs_of_letters_digits_dash_and_underscore_are_accepted() {
 
 #[test]
 fn a_completion_flow_that_requires_authentication_is_refused() {
+    // Self-service, where the flow would really run (admin lockdowns: see below).
     let (outcome, fake) = run_with(
-        Fake::default(),
+        Fake::default().self_service(),
         &with_flow(FLOW, FlowAuthentication::RequireAuthenticated),
         CONTEXT,
     );
@@ -693,61 +694,6 @@ fn an_admin_lockdown_continues_even_with_a_completion_flow() {
 }
 
 // ---------------------------------------------------------------- 5. the actions
-
-#[test]
-fn deactivate_alone() {
-    let (outcome, fake) = run_with(
-        Fake::default(),
-        &actions(true, false, false, false),
-        CONTEXT,
-    );
-    assert_eq!(outcome, Outcome::Continue);
-    assert_eq!(fake.names(), admin_then(&["set-inactive", "emit-event"]));
-    assert_eq!((fake.active, fake.password_usable), (false, true));
-    assert_eq!((fake.sessions, fake.tokens), (1, 2));
-}
-
-#[test]
-fn unusable_password_alone() {
-    let (outcome, fake) = run_with(
-        Fake::default(),
-        &actions(false, true, false, false),
-        CONTEXT,
-    );
-    assert_eq!(outcome, Outcome::Continue);
-    assert_eq!(fake.names(), admin_then(&["clear-password", "emit-event"]));
-    assert_eq!((fake.active, fake.password_usable), (true, false));
-}
-
-#[test]
-fn delete_sessions_alone() {
-    let (outcome, fake) = run_with(
-        Fake::default(),
-        &actions(false, false, true, false),
-        CONTEXT,
-    );
-    assert_eq!(outcome, Outcome::Continue);
-    assert_eq!(
-        fake.names(),
-        admin_then(&["delete-sessions", "delete-sessions", "emit-event"])
-    );
-    assert_eq!((fake.sessions, fake.tokens), (0, 2));
-}
-
-#[test]
-fn revoke_tokens_alone() {
-    let (outcome, fake) = run_with(
-        Fake::default(),
-        &actions(false, false, false, true),
-        CONTEXT,
-    );
-    assert_eq!(outcome, Outcome::Continue);
-    assert_eq!(
-        fake.names(),
-        admin_then(&["revoke-tokens", "revoke-tokens", "emit-event"])
-    );
-    assert_eq!((fake.sessions, fake.tokens), (1, 0));
-}
 
 #[test]
 fn all_actions_off_still_records_the_event_and_continues() {
