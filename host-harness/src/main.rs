@@ -180,6 +180,19 @@ fn exit_for(reports: &[Report]) -> ExitCode {
 }
 
 fn check(dir: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -> Result<ExitCode> {
+    if dir.is_file() {
+        bail!(
+            "{} is a file, not a folder; run one scenario with `stage-harness run {}`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    if !dir.exists() {
+        bail!(
+            "scenario folder {} does not exist; check the path (the suite is in tests/scenarios)",
+            dir.display()
+        );
+    }
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read scenario folder {}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries

@@ -310,6 +310,30 @@ fn zero_budgets_are_refused_exit_2() {
 }
 
 #[test]
+fn check_on_a_file_a_missing_or_an_empty_folder_says_what_to_pass_exit_2() {
+    harness(&["check", DEMO]).assert().code(2).stdout("").stderr(format!(
+        "error: {DEMO} is a file, not a folder; run one scenario with `stage-harness run {DEMO}`\n"
+    ));
+    harness(&["check", "tests/no-such-folder"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: scenario folder tests/no-such-folder does not exist; check the path \
+             (the suite is in tests/scenarios)\n",
+        );
+    let (dir, _) = scratch("notes.txt", b"not a scenario");
+    let dir = dir.path().display().to_string();
+    harness(&["check", &dir])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!(
+            "error: no scenario files (*.json) in {dir}; pass the folder that holds them\n"
+        ));
+}
+
+#[test]
 fn check_prints_a_line_per_scenario_and_a_summary() {
     let dir = workspace_root().join("tests").join("scenarios");
     let count = std::fs::read_dir(&dir)
