@@ -4,8 +4,12 @@
 //! top-level `lockdown_reason`, so instead of building a `serde_json::Value` the parser
 //! keeps a [`Node`] per value that reduces every JSON value to "object with the two keys
 //! we read", "string" or "something else". Every other value is skipped with
-//! [`IgnoredAny`], and no visitor ever fails, so an error from `serde_json` always means
-//! the text is not JSON. This keeps the component small (no generic value tree).
+//! [`IgnoredAny`], and no visitor ever fails, so an error from `serde_json` means the
+//! text is not JSON, with one exception: objects nested more than 128 deep through
+//! `prompt_data` and `lockdown_reason` keys hit serde_json's recursion limit (which
+//! keeps the component's stack safe) and are reported the same way, with serde_json's
+//! "recursion limit exceeded". Skipped values may nest to any depth. This keeps the
+//! component small (no generic value tree).
 
 use core::fmt;
 

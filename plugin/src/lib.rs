@@ -17,7 +17,7 @@
 //!
 //! On `wasm32` the crate is also `no_std` (with `alloc`): the private `runtime` module
 //! supplies a small allocator and a trapping panic handler in place of `std`'s, which
-//! keeps the component well under its 48 KiB budget. The native build (and its tests)
+//! keeps the component under its 48 KiB budget. The native build (and its tests)
 //! uses `std` as usual. The unit tests drive [`execute`] with a recording fake platform
 //! (`src/fake.rs`, `src/lockdown/tests.rs`).
 

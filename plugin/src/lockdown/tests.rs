@@ -976,3 +976,23 @@ fn deeply_nested_values_are_skipped_without_recursion() {
     );
     assert_eq!(reason_of(&context), Ok("deep".into()));
 }
+
+#[test]
+fn objects_nested_past_the_recursion_limit_through_read_keys_are_refused() {
+    // Only values the lookup reads recurse; serde_json stops them at 128 levels (the
+    // top object counts), which the message reports as serde_json words it.
+    let nested = |levels: usize| {
+        format!(
+            "{}{{}}{}",
+            r#"{"prompt_data": "#.repeat(levels),
+            "}".repeat(levels)
+        )
+    };
+    assert_eq!(reason_of(&nested(126)), Ok(String::new()));
+    let refused = reason_of(&nested(127));
+    assert!(
+        refused.as_ref().is_err_and(|message| message
+            .starts_with("The flow plan context is not valid JSON: recursion limit exceeded")),
+        "{refused:?}"
+    );
+}
