@@ -534,3 +534,143 @@ fn plugin_importing_more_than_the_platform_is_refused_exit_2() {
         "{stderr}"
     );
 }
+
+/// `stage-harness ARGS...` run in `cwd`.
+fn in_dir(cwd: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("stage-harness").unwrap();
+    cmd.current_dir(cwd).args(args);
+    cmd
+}
+
+/// The names in `dir`, sorted (temporary files included).
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn keygen_into_a_file_path_says_out_takes_a_folder_exit_2() {
+    let (dir, _) = scratch("taken", b"a file");
+    in_dir(dir.path(), &["keygen", "--out", "taken"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: --out taken is a file; pass the folder for the key pair (it is created if missing)\n",
+        );
+}
+
+/// `--force` used to delete the old pair first: when the new one could not be written,
+/// both keys were gone. Now nothing is touched until both new files are on disk.
+#[test]
+fn keygen_force_that_cannot_write_keeps_the_old_key() {
+    let dir = tempfile::tempdir().unwrap();
+    in_dir(dir.path(), &["keygen", "--out", "keys", "--name", "rel"])
+        .assert()
+        .code(0);
+    let keys = dir.path().join("keys");
+    let old_secret = std::fs::read(keys.join("rel.secret")).unwrap();
+    std::fs::remove_file(keys.join("rel.pub")).unwrap();
+    std::fs::create_dir(keys.join("rel.pub")).unwrap();
+    in_dir(
+        dir.path(),
+        &["keygen", "--out", "keys", "--name", "rel", "--force"],
+    )
+    .assert()
+    .code(2)
+    .stdout("")
+    .stderr("error: cannot write keys/rel.pub: it is a folder; name a file\n");
+    assert_eq!(std::fs::read(keys.join("rel.secret")).unwrap(), old_secret);
+    assert_eq!(
+        listing(&keys),
+        ["rel.pub", "rel.secret"],
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn sign_into_a_missing_folder_writes_nothing_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        dist_file(crate::common::COMPONENT),
+        dir.path().join("plugin.wasm"),
+    )
+    .unwrap();
+    in_dir(dir.path(), &["keygen", "--out", ".", "--name", "k"])
+        .assert()
+        .code(0);
+    let before = listing(dir.path());
+    in_dir(
+        dir.path(),
+        &[
+            "sign",
+            "plugin.wasm",
+            "--key",
+            "k.secret",
+            "-o",
+            "nowhere/signed.wasm",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stdout("")
+    .stderr(
+        "error: cannot write nowhere/signed.wasm: the folder nowhere does not exist; create it \
+         first, or write somewhere else\n",
+    );
+    // The detached signature is checked before anything is written, not after it.
+    let args = [
+        "sign",
+        "plugin.wasm",
+        "--key",
+        "k.secret",
+        "--detached",
+        "plugin.sig",
+        "-o",
+        "nowhere/copy.wasm",
+    ];
+    in_dir(dir.path(), &args).assert().code(2).stdout("");
+    in_dir(
+        dir.path(),
+        &[
+            "sign",
+            "plugin.wasm",
+            "--key",
+            "k.secret",
+            "-o",
+            "x.wasm",
+            "--detached",
+            "x.wasm",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stdout("")
+    .stderr(
+        "error: cannot write x.wasm: -o and --detached name the same file; give the signature \
+         its own file\n",
+    );
+    assert_eq!(listing(dir.path()), before);
+}
+
+#[test]
+fn sign_onto_a_folder_is_refused_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    in_dir(dir.path(), &["keygen", "--out", ".", "--name", "k"])
+        .assert()
+        .code(0);
+    let plugin = dist_file(crate::common::COMPONENT).display().to_string();
+    in_dir(
+        dir.path(),
+        &["sign", &plugin, "--key", "k.secret", "-o", "out"],
+    )
+    .assert()
+    .code(2)
+    .stdout("")
+    .stderr("error: cannot write out: it is a folder; name a file\n");
+}

@@ -218,9 +218,21 @@ pub fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<(), SigningError
 /// unchanged copy of IN to OUT when given).
 pub fn sign(args: &SignArgs, out: &mut dyn Write) -> Result<(), SigningError> {
     let input = super::read_component_file(&args.input)?;
+    // Nothing is written unless every output can be.
+    for path in args.output.iter().chain(&args.detached) {
+        super::check_write_target(path)?;
+    }
+    if let Some(output) = &args.output
+        && args.detached.as_ref() == Some(output)
+    {
+        return Err(SigningError::WriteTarget {
+            path: output.clone(),
+            detail: "-o and --detached name the same file; give the signature its own file".into(),
+        });
+    }
     let signed = super::sign_bytes(&args.input, &input, &args.key, args.detached.is_some())?;
     if let (Some(sig_path), Some(sig)) = (&args.detached, &signed.detached_signature) {
-        write_atomically(sig_path, sig)?;
+        super::write_atomically(sig_path, sig, false)?;
         let _ = writeln!(
             out,
             "wrote detached signature {} ({} signed {})",
@@ -230,7 +242,7 @@ pub fn sign(args: &SignArgs, out: &mut dyn Write) -> Result<(), SigningError> {
         );
     }
     if let Some(output) = &args.output {
-        write_atomically(output, &signed.component)?;
+        super::write_atomically(output, &signed.component, false)?;
         let what = if args.detached.is_some() {
             "unchanged copy"
         } else {
@@ -265,30 +277,6 @@ pub fn verify_with(
     }
     let _ = writeln!(out, "sha256: {}", plugin.sha256);
     Ok(())
-}
-
-/// Write through a temporary file in the same folder and rename, so a reader never
-/// sees a half-written file and signing in place (`-o` = IN) is safe.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SigningError> {
-    let err = |source| SigningError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let file_name = path.file_name().ok_or_else(|| {
-        err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file path",
-        ))
-    })?;
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
-    })
 }
 
 #[cfg(test)]

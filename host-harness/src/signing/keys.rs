@@ -9,7 +9,6 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use wasmsign2::{KeyPair, PublicKey, SecretKey};
@@ -165,7 +164,9 @@ pub struct GeneratedKeys {
 }
 
 /// Create `<dir>/<name>.secret` (mode 0600 from creation on) and `<dir>/<name>.pub`.
-/// Refuses to replace existing files unless `force`.
+/// Refuses to replace existing files unless `force`. Both files are written in full
+/// beside their places before either is moved there, so a failure leaves no half
+/// pair, and `force` loses the old pair only once the new one is on disk.
 pub fn generate(dir: &Path, name: &str, force: bool) -> Result<GeneratedKeys, SigningError> {
     if name.is_empty()
         || name.starts_with('.')
@@ -174,24 +175,29 @@ pub fn generate(dir: &Path, name: &str, force: bool) -> Result<GeneratedKeys, Si
     {
         return Err(SigningError::BadKeyName { name: name.into() });
     }
+    if dir.exists() && !dir.is_dir() {
+        return Err(SigningError::KeyFolderIsFile {
+            path: dir.to_owned(),
+        });
+    }
     let secret = dir.join(format!("{name}.{SECRET_KEY_EXTENSION}"));
     let public = dir.join(format!("{name}.{PUBLIC_KEY_EXTENSION}"));
     for path in [&secret, &public] {
-        if path.symlink_metadata().is_ok() {
-            if !force {
-                return Err(SigningError::KeyExists { path: path.clone() });
-            }
-            fs::remove_file(path).map_err(|source| SigningError::Write {
-                path: path.clone(),
-                source,
-            })?;
+        if !force && path.symlink_metadata().is_ok() {
+            return Err(SigningError::KeyExists { path: path.clone() });
         }
     }
     create_private_dir(dir)?;
 
     let kp = KeyPair::generate();
-    write_new_file(&secret, &kp.sk.to_bytes(), true)?;
-    write_new_file(&public, &kp.pk.to_bytes(), false)?;
+    let staged_secret = super::stage_file(&secret, &kp.sk.to_bytes(), true)?;
+    let staged_public = super::stage_file(&public, &kp.pk.to_bytes(), false).inspect_err(|_| {
+        let _ = fs::remove_file(&staged_secret);
+    })?;
+    super::move_into_place(&staged_secret, &secret).inspect_err(|_| {
+        let _ = fs::remove_file(&staged_public);
+    })?;
+    super::move_into_place(&staged_public, &public)?;
     Ok(GeneratedKeys {
         secret,
         public,
@@ -214,27 +220,6 @@ fn create_private_dir(dir: &Path) -> Result<(), SigningError> {
         path: dir.to_owned(),
         source,
     })
-}
-
-/// Create a file that must not exist yet; `private` files get mode 0600 at creation
-/// (no window where others could read them).
-fn write_new_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), SigningError> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if private { 0o600 } else { 0o644 });
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let err = |source| SigningError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = options.open(path).map_err(err)?;
-    file.write_all(bytes).map_err(err)?;
-    file.sync_all().map_err(err)
 }
 
 /// Which folder supplies trusted keys when the command line names none.

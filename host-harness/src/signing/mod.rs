@@ -104,6 +104,10 @@ pub enum SigningError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write {path}: {detail}")]
+    WriteTarget { path: PathBuf, detail: String },
+    #[error("--out {path} is a file; pass the folder for the key pair (it is created if missing)")]
+    KeyFolderIsFile { path: PathBuf },
     #[error("cannot sign {path}: {detail}")]
     Sign { path: PathBuf, detail: String },
 }
@@ -389,6 +393,88 @@ fn signature_key_ids(bytes: &[u8], detached: Option<&[u8]>) -> Vec<String> {
         .unwrap_or_default();
     ids.dedup();
     ids
+}
+
+/// Refuse to write to `path` when it is a folder or its folder does not exist, before
+/// anything is written.
+pub fn check_write_target(path: &Path) -> Result<(), SigningError> {
+    let refuse = |detail: String| SigningError::WriteTarget {
+        path: path.to_owned(),
+        detail,
+    };
+    if path.is_dir() {
+        return Err(refuse("it is a folder; name a file".into()));
+    }
+    if path.file_name().is_none() {
+        return Err(refuse("it does not name a file".into()));
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent
+        && !parent.is_dir()
+    {
+        return Err(refuse(format!(
+            "the folder {} does not exist; create it first, or write somewhere else",
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder and a rename,
+/// so no reader ever sees a half-written file, a failure leaves any old file intact, and
+/// writing over the input itself is safe. `private` files are created with mode 0600
+/// (no window where others could read them).
+pub fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), SigningError> {
+    let tmp = stage_file(path, bytes, private)?;
+    move_into_place(&tmp, path)
+}
+
+/// The first half of [`write_atomically`]: write `bytes` to a temporary file beside
+/// `path` and return its path.
+pub(crate) fn stage_file(
+    path: &Path,
+    bytes: &[u8],
+    private: bool,
+) -> Result<PathBuf, SigningError> {
+    check_write_target(path)?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.extend(path.file_name());
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    // A leftover of a killed run with the same process id.
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if private { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let written = options.open(&tmp).and_then(|mut file| {
+        use std::io::Write as _;
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    written.map(|()| tmp.clone()).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        SigningError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+/// The second half of [`write_atomically`]: rename the staged file over `path`.
+pub(crate) fn move_into_place(tmp: &Path, path: &Path) -> Result<(), SigningError> {
+    std::fs::rename(tmp, path).map_err(|source| {
+        let _ = std::fs::remove_file(tmp);
+        SigningError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 /// What `sign` produced.
