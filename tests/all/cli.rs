@@ -674,3 +674,88 @@ fn sign_onto_a_folder_is_refused_exit_2() {
     .stdout("")
     .stderr("error: cannot write out: it is a folder; name a file\n");
 }
+
+/// `run DEMO --plugin dist/account-lockdown.wasm TRUST...` in `cwd` (with no trust folder
+/// from the environment) is refused with exit 2 and exactly `error: <message>`.
+fn assert_trust_refused(cwd: &std::path::Path, trust: &[&str], message: &str) {
+    let demo = workspace_root().join(DEMO);
+    let plugin = dist_file(crate::common::COMPONENT);
+    let mut cmd = Command::cargo_bin("stage-harness").unwrap();
+    cmd.current_dir(cwd)
+        .env_remove(stage_harness::signing::TRUST_DIR_ENV)
+        .arg("run")
+        .arg(&demo)
+        .arg("--plugin")
+        .arg(&plugin)
+        .args(trust)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!("error: {message}\n"));
+}
+
+#[test]
+fn trusted_keys_that_cannot_be_used_say_what_to_pass_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    in_dir(cwd, &["keygen", "--out", "keys", "--name", "rel"])
+        .assert()
+        .code(0);
+    std::fs::create_dir(cwd.join("empty")).unwrap();
+    assert_trust_refused(
+        cwd,
+        &["--trust", "keys"],
+        "public key keys cannot be used: it is a folder; trust every *.pub file in it with --trust-dir keys",
+    );
+    assert_trust_refused(
+        cwd,
+        &["--trust", "keys/rel.secret"],
+        "public key keys/rel.secret cannot be used: this is a SECRET key; trust the matching .pub file \
+         instead, and keep the secret key private",
+    );
+    assert_trust_refused(
+        cwd,
+        &["--trust", "keys/nope.pub"],
+        "public key keys/nope.pub cannot be used: it does not exist; check the path (keygen writes \
+         NAME.pub beside NAME.secret)",
+    );
+    assert_trust_refused(
+        cwd,
+        &["--trust-dir", "keys/rel.pub"],
+        "trust folder keys/rel.pub cannot be used: it is a file; trust a single public key with \
+         --trust keys/rel.pub",
+    );
+    assert_trust_refused(
+        cwd,
+        &["--trust-dir", "nowhere"],
+        "trust folder nowhere cannot be used: it does not exist; create it and copy the public keys \
+         you trust into it, or pass --trust PUBKEY",
+    );
+    assert_trust_refused(
+        cwd,
+        &["--trust-dir", "empty"],
+        "trust folder empty cannot be used: it holds no *.pub files; copy the public keys you trust into it",
+    );
+}
+
+/// A trust folder named by a variable set long ago: the message says where it came from.
+#[test]
+fn trust_folder_from_the_environment_is_named_as_such_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    Command::cargo_bin("stage-harness")
+        .unwrap()
+        .current_dir(dir.path())
+        .env(stage_harness::signing::TRUST_DIR_ENV, "empty")
+        .arg("run")
+        .arg(workspace_root().join(DEMO))
+        .arg("--plugin")
+        .arg(dist_file(crate::common::COMPONENT))
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: trust folder empty cannot be used: it holds no *.pub files; copy the public \
+             keys you trust into it (the folder is named by $STAGE_HARNESS_TRUST_DIR)\n",
+        );
+}

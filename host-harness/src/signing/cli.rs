@@ -100,12 +100,25 @@ impl TrustKeyArgs {
             None
         };
         if let Some((dir, explicit)) = dir {
-            let found = keys::public_keys_in(&dir)?;
+            // A variable set long ago is easy to forget: say where the folder came from.
+            let origin = if explicit && self.trust_dir.is_none() {
+                format!(" (the folder is named by ${TRUST_DIR_ENV})")
+            } else {
+                String::new()
+            };
+            let found = keys::public_keys_in(&dir).map_err(|error| match error {
+                SigningError::TrustDir { path, detail } => SigningError::TrustDir {
+                    path,
+                    detail: format!("{detail}{origin}"),
+                },
+                other => other,
+            })?;
             if found.is_empty() && explicit {
                 return Err(SigningError::TrustDir {
                     path: dir,
-                    detail: "it holds no *.pub files; copy the public keys you trust into it"
-                        .into(),
+                    detail: format!(
+                        "it holds no *.pub files; copy the public keys you trust into it{origin}"
+                    ),
                 });
             }
             keys.extend(found);

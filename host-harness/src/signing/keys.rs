@@ -45,7 +45,19 @@ impl TrustedKey {
             path: path.to_owned(),
             detail,
         };
-        let data = fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        if path.is_dir() {
+            return Err(bad(format!(
+                "it is a folder; trust every *.pub file in it with --trust-dir {}",
+                path.display()
+            )));
+        }
+        let data = fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => bad(
+                "it does not exist; check the path (keygen writes NAME.pub beside NAME.secret)"
+                    .into(),
+            ),
+            _ => bad(format!("cannot read it: {e}")),
+        })?;
         let key = parse_public_key(&data).map_err(bad)?;
         let name = path
             .file_stem()
@@ -74,7 +86,7 @@ impl TrustedKey {
 /// its default key id. The error text says what the bytes looked like.
 pub fn parse_public_key(data: &[u8]) -> Result<PublicKey, String> {
     if data.is_empty() {
-        return Err("the file is empty".into());
+        return Err("the file is empty; pass the .pub file `stage-harness keygen` wrote".into());
     }
     match PublicKey::from_any(data) {
         Ok(pk) => Ok(pk.attach_default_key_id()),
@@ -91,7 +103,7 @@ pub fn parse_public_key(data: &[u8]) -> Result<PublicKey, String> {
 /// that it is internally consistent.
 pub fn parse_secret_key(data: &[u8]) -> Result<SecretKey, String> {
     if data.is_empty() {
-        return Err("the file is empty".into());
+        return Err("the file is empty; pass the .secret file `stage-harness keygen` wrote".into());
     }
     let sk = match SecretKey::from_any(data) {
         Ok(sk) => sk,
@@ -244,9 +256,21 @@ pub fn trust_dir_choice(
 
 /// Every `*.pub` file in `dir`, sorted by name.
 pub fn public_keys_in(dir: &Path) -> Result<Vec<PathBuf>, SigningError> {
-    let entries = fs::read_dir(dir).map_err(|e| SigningError::TrustDir {
+    let refuse = |detail: String| SigningError::TrustDir {
         path: dir.to_owned(),
-        detail: format!("cannot read it: {e}"),
+        detail,
+    };
+    if dir.is_file() {
+        return Err(refuse(format!(
+            "it is a file; trust a single public key with --trust {}",
+            dir.display()
+        )));
+    }
+    let entries = fs::read_dir(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => refuse(
+            "it does not exist; create it and copy the public keys you trust into it, or pass --trust PUBKEY".into(),
+        ),
+        _ => refuse(format!("cannot read it: {e}")),
     })?;
     let mut keys = Vec::new();
     for entry in entries {
@@ -289,8 +313,9 @@ mod tests {
 
     #[test]
     fn empty_key_files_are_refused() {
-        assert_eq!(parse_public_key(b"").unwrap_err(), "the file is empty");
-        assert_eq!(parse_secret_key(b"").unwrap_err(), "the file is empty");
+        let empty = |err: String| err.starts_with("the file is empty; pass the .");
+        assert!(empty(parse_public_key(b"").unwrap_err()));
+        assert!(empty(parse_secret_key(b"").unwrap_err()));
     }
 
     #[test]
