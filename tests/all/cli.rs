@@ -759,3 +759,22 @@ fn trust_folder_from_the_environment_is_named_as_such_exit_2() {
              keys you trust into it (the folder is named by $STAGE_HARNESS_TRUST_DIR)\n",
         );
 }
+
+/// A component of another world (it exports something else) is refused before it runs.
+#[test]
+fn component_of_another_world_is_refused_exit_2() {
+    const OTHER: &str = "package other:thing@0.1.0;
+        interface api { run: func() -> u32; }
+        world other { export api; }";
+    let module = r#"(module
+             (memory (export "memory") 1)
+             (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+             (func (export "other:thing/api@0.1.0#run") (result i32) (i32.const 0)))"#;
+    let bytes = crate::common::encode_component(module, Some((OTHER, "other")));
+    let (_dir, plugin) = scratch("other.wasm", &bytes);
+    assert_plugin_refused(
+        &plugin,
+        " does not fit the idp:account-lockdown@0.1.0 world: no exported instance named \
+         `idp:account-lockdown/stage@0.1.0`; build it against wit/ with `make build`",
+    );
+}
