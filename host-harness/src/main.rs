@@ -12,6 +12,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use stage_harness::engine::{DEFAULT_FUEL, DEFAULT_MAX_MEMORY, DEFAULT_TIMEOUT};
+use stage_harness::report::PluginInfo;
+use stage_harness::scenario::ScenarioError;
 use stage_harness::signing::cli::{SigningCommand, TrustArgs};
 use stage_harness::signing::{self, SigningError, TrustPolicy, VerifiedPlugin};
 use stage_harness::{Harness, Limits, Plugin, Report, Scenario, inspect};
@@ -151,10 +153,40 @@ fn prepare(args: &PluginArgs, budgets: &BudgetArgs) -> Result<Plugin> {
     Ok(harness.load(&verified)?)
 }
 
+/// With `--json`, a plugin that cannot be loaded still gives each scenario a report
+/// whose outcome is `error` (SCENARIOS.md), so a script reading stdout sees why; the
+/// error is printed and the exit status is 2 all the same.
+fn unloaded_reports(
+    scenarios: &[(String, Scenario)],
+    plugin: &PluginArgs,
+    budgets: &BudgetArgs,
+    error: &anyhow::Error,
+) -> Vec<Report> {
+    let info = PluginInfo::unloaded(&plugin.plugin);
+    let limits = budgets.limits();
+    (scenarios.iter())
+        .map(|(name, scenario)| {
+            Report::not_run(scenario, name, info.clone(), &limits, render(error))
+        })
+        .collect()
+}
+
 fn run(scenario: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -> Result<ExitCode> {
+    let name = scenario.display().to_string();
     let loaded = Scenario::load(scenario)?;
-    let plugin = prepare(plugin, budgets)?;
-    let report = plugin.run(&loaded, &scenario.display().to_string());
+    let prepared = match prepare(plugin, budgets) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            if json {
+                // One scenario, one report.
+                for report in unloaded_reports(&[(name, loaded)], plugin, budgets, &error) {
+                    emit(&format!("{}\n", report.to_json()))?;
+                }
+            }
+            return Err(error);
+        }
+    };
+    let report = prepared.run(&loaded, &name);
     if json {
         emit(&format!("{}\n", report.to_json()))?;
     } else {
@@ -206,13 +238,35 @@ fn check(dir: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -> R
             dir.display()
         );
     }
-    let plugin = prepare(plugin, budgets)?;
+    // Every scenario is read before the plugin is loaded, for `--json`'s sake (see
+    // `unloaded_reports`).
+    let scenarios: Vec<(String, Result<Scenario, ScenarioError>)> = (files.iter())
+        .map(|file| (file.display().to_string(), Scenario::load(file)))
+        .collect();
+    let prepared = match prepare(plugin, budgets) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            if json {
+                let usable: Vec<(String, Scenario)> = (scenarios.into_iter())
+                    .filter_map(|(name, loaded)| match loaded {
+                        Ok(scenario) => Some((name, scenario)),
+                        Err(error) => {
+                            eprintln!("error: {error}");
+                            None
+                        }
+                    })
+                    .collect();
+                let reports = unloaded_reports(&usable, plugin, budgets, &error);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&reports)?))?;
+            }
+            return Err(error);
+        }
+    };
     let mut reports = Vec::new();
     let mut unusable = 0;
     let mut stdout = std::io::stdout().lock();
-    for file in &files {
-        let name = file.display().to_string();
-        let scenario = match Scenario::load(file) {
+    for (name, loaded) in scenarios {
+        let scenario = match loaded {
             Ok(scenario) => scenario,
             Err(error) => {
                 unusable += 1;
@@ -225,7 +279,7 @@ fn check(dir: &Path, plugin: &PluginArgs, budgets: &BudgetArgs, json: bool) -> R
                 continue;
             }
         };
-        let report = plugin.run(&scenario, &name);
+        let report = prepared.run(&scenario, &name);
         if !json {
             let verdict = if report.passed() { "ok   " } else { "FAIL " };
             let kind = report.outcome.kind();

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::engine::Limits;
 use crate::host::{CallRecord, CallResult};
 use crate::platform::{Event, LogLevel, LogLine, PlatformState};
+use crate::scenario::Scenario;
 use crate::signing::VerifiedPlugin;
 
 /// The plugin a report was produced with.
@@ -18,6 +19,22 @@ pub struct PluginInfo {
     pub signed_by: Vec<String>,
     /// False when it was loaded with `--allow-unsigned`.
     pub verified: bool,
+}
+
+impl PluginInfo {
+    /// A plugin that could not be loaded: its path, and the sha256 of the file when it
+    /// can be read.
+    pub fn unloaded(path: &std::path::Path) -> PluginInfo {
+        let sha256 = std::fs::read(path)
+            .map(|bytes| crate::signing::sha256_hex(&bytes))
+            .unwrap_or_default();
+        PluginInfo {
+            path: path.display().to_string(),
+            sha256,
+            signed_by: Vec::new(),
+            verified: false,
+        }
+    }
 }
 
 impl From<&VerifiedPlugin> for PluginInfo {
@@ -131,6 +148,48 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a run that never started because the plugin could not be loaded
+    /// (SCENARIOS.md: outcome `error`): nothing called, nothing changed.
+    pub fn not_run(
+        scenario: &Scenario,
+        name: &str,
+        plugin: PluginInfo,
+        limits: &Limits,
+        message: String,
+    ) -> Report {
+        let mut report = Report {
+            scenario: name.to_owned(),
+            description: scenario.description.clone(),
+            plugin,
+            outcome: Outcome::Error { message },
+            committed: false,
+            calls: Vec::new(),
+            events: Vec::new(),
+            redirects: Vec::new(),
+            logs: Vec::new(),
+            state: scenario.platform.clone(),
+            changes: Vec::new(),
+            rolled_back: Vec::new(),
+            fuel: 0,
+            limits: LimitsReport::from(limits),
+            wall_time_ms: 0.0,
+            expectations: None,
+        };
+        report.check_expectations(scenario);
+        report
+    }
+
+    /// Compare the run with the scenario's `expect`, if it has one.
+    pub(crate) fn check_expectations(&mut self, scenario: &Scenario) {
+        if let Some(expect) = &scenario.expect {
+            let failures = crate::expect::evaluate(expect, self);
+            self.expectations = Some(Expectations {
+                passed: failures.is_empty(),
+                failures,
+            });
+        }
+    }
+
     /// True unless an expectation failed.
     pub fn passed(&self) -> bool {
         self.expectations.as_ref().is_none_or(|e| e.passed)

@@ -8,10 +8,9 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::bindings::{self, AccountLockdown, AccountLockdownPre};
 use crate::engine::{self, Limits, StageEngine};
-use crate::expect;
 use crate::host::{HostState, InjectedTrap};
 use crate::platform::Platform;
-use crate::report::{Expectations, LimitsReport, Outcome, PluginInfo, Report};
+use crate::report::{LimitsReport, Outcome, PluginInfo, Report};
 use crate::scenario::{self, Scenario};
 use crate::signing::VerifiedPlugin;
 
@@ -175,13 +174,7 @@ impl Plugin {
             wall_time_ms: wall_time.as_secs_f64() * 1000.0,
             expectations: None,
         };
-        if let Some(expect) = &scenario.expect {
-            let failures = expect::evaluate(expect, &report);
-            report.expectations = Some(Expectations {
-                passed: failures.is_empty(),
-                failures,
-            });
-        }
+        report.check_expectations(scenario);
         report
     }
 

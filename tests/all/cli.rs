@@ -227,6 +227,53 @@ fn missing_file_for_inspect_and_sign_names_the_path_exit_2() {
         .stderr(expected);
 }
 
+/// SCENARIOS.md: outcome `error` covers a plugin that "could not be loaded". With
+/// `--json` a script reading stdout gets that report (and the list for `check`); stderr
+/// and the exit status still say the input was unusable.
+#[test]
+fn json_reports_a_plugin_that_cannot_be_loaded_exit_2() {
+    let missing = "error: plugin dist/no-such-plugin.wasm does not exist; build and sign it with \
+                   `make dist` (or `make run` for a development build), or pass --plugin PATH";
+    let json_of = |args: &[&str]| {
+        let output = Command::cargo_bin("stage-harness")
+            .unwrap()
+            .current_dir(workspace_root())
+            .args(args)
+            .args([
+                "--json",
+                "--plugin",
+                "dist/no-such-plugin.wasm",
+                "--allow-unsigned",
+            ])
+            .assert()
+            .code(2)
+            .stderr(format!("{UNSIGNED_WARNING}{missing}\n"))
+            .get_output()
+            .clone();
+        serde_json::from_slice::<Value>(&output.stdout).expect("JSON on stdout")
+    };
+    let report = json_of(&["run", DEMO]);
+    assert_eq!(report["scenario"], DEMO);
+    assert_eq!(
+        report["outcome"],
+        serde_json::json!({"kind": "error", "message": &missing["error: ".len()..]})
+    );
+    assert_eq!(report["plugin"]["path"], "dist/no-such-plugin.wasm");
+    assert_eq!(report["committed"], false);
+    assert_eq!(report["calls"], serde_json::json!([]));
+    assert_eq!(report["fuel"], 0);
+    assert_eq!(
+        report["state"]["users"][2]["username"], "bob",
+        "the scenario's platform"
+    );
+    assert_eq!(report["expectations"]["passed"], false);
+
+    let list = json_of(&["check", "tests/scenarios"]);
+    let reports = list.as_array().expect("a list");
+    assert!(reports.len() > 1);
+    assert!(reports.iter().all(|r| r["outcome"]["kind"] == "error"));
+}
+
 #[test]
 fn missing_scenario_file_exit_2() {
     harness(&["run", "tests/fixtures/no-such-scenario.json"])

@@ -170,8 +170,7 @@ pub fn load_plugin(path: &Path, policy: &TrustPolicy) -> Result<VerifiedPlugin, 
     // The signature does not cover the preamble: check it only now, on bytes whose
     // sections are known to be the signed ones.
     check_component(path, &bytes, verified)?;
-    use sha2::Digest as _;
-    let sha256 = format!("{:x}", sha2::Sha256::digest(&bytes));
+    let sha256 = sha256_hex(&bytes);
     Ok(VerifiedPlugin {
         path: path.to_owned(),
         bytes,
@@ -179,6 +178,12 @@ pub fn load_plugin(path: &Path, policy: &TrustPolicy) -> Result<VerifiedPlugin, 
         signed_by,
         verified,
     })
+}
+
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 /// Read every trusted key file; duplicates (the same key in two files) are kept once,
