@@ -15,7 +15,8 @@ pub const PERMISSION: &str = "You do not have permission to lock down this accou
 /// A self-service lockdown that deletes sessions has nowhere to send the browser.
 pub const SELF_FLOW: &str = "Self-service account lockdown requires a completion flow.";
 
-/// A platform call failed while applying the lockdown (or before it).
+/// A platform call failed: a lookup, an action, the last allowed pass still removing
+/// something, or the redirect (a failed `emit-event` is only logged).
 pub const FAILED: &str = "Account lockdown failed for this account.";
 
 /// The plan context is valid JSON but not an object.
