@@ -36,8 +36,8 @@ pub fn evaluate(expect: &Expect, report: &Report) -> Vec<String> {
         field("username", want.username.clone(), user.username.clone());
         field(
             "type",
-            want.kind.map(|k| k.wit_name().to_owned()),
-            user.kind.wit_name().to_owned(),
+            want.kind.map(|k| k.scenario_name().to_owned()),
+            user.kind.scenario_name().to_owned(),
         );
         field(
             "is_active",

@@ -26,6 +26,17 @@ pub enum UserType {
 }
 
 impl UserType {
+    /// The name scenario files give this kind (`internal_service_account`...).
+    pub fn scenario_name(self) -> &'static str {
+        match self {
+            UserType::Internal => "internal",
+            UserType::External => "external",
+            UserType::ServiceAccount => "service_account",
+            UserType::InternalServiceAccount => "internal_service_account",
+            UserType::Anonymous => "anonymous",
+        }
+    }
+
     /// The name the WIT contract gives this kind (`internal-service-account`...).
     pub fn wit_name(self) -> &'static str {
         match self {
@@ -620,6 +631,19 @@ mod tests {
                 pending_user,
             },
         )
+    }
+
+    #[test]
+    fn scenario_names_are_the_serde_names() {
+        for kind in [
+            UserType::Internal,
+            UserType::External,
+            UserType::ServiceAccount,
+            UserType::InternalServiceAccount,
+            UserType::Anonymous,
+        ] {
+            assert_eq!(serde_json::json!(kind), kind.scenario_name());
+        }
     }
 
     #[test]

@@ -322,6 +322,26 @@ fn failed_expectation_exit_1_with_the_failures() {
     );
 }
 
+/// Failure lines spell values the way the scenario does (`service_account`, not the
+/// WIT contract's `service-account`).
+#[test]
+fn expectation_failures_use_the_scenario_spelling() {
+    let (_dir, path) = scratch(
+        "typed.json",
+        br#"{"platform": {"users": [{"pk": 5, "username": "ci", "type": "service_account"}]},
+             "expect": {"users": {"5": {"type": "internal_service_account"}}}}"#,
+    );
+    let out = stdout_of(&mut harness(&["run", &path]), 1);
+    assert!(
+        out.contains(
+            "expect     1 FAILED
+  - users.5 (ci).type: expected internal_service_account, got service_account
+"
+        ),
+        "{out}"
+    );
+}
+
 #[test]
 fn budget_flags_reach_the_run() {
     let out = stdout_of(&mut harness(&["run", DEMO, "--fuel", "1000"]), 1);
