@@ -89,14 +89,6 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    pub fn info(&self) -> &PluginInfo {
-        &self.info
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Run `scenario` (named `name` in the report) with the plugin's budgets.
     pub fn run(&self, scenario: &Scenario, name: &str) -> Report {
         self.run_with(scenario, name, &self.limits)
