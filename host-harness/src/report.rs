@@ -81,12 +81,14 @@ impl Outcome {
         matches!(self, Outcome::Continue | Outcome::Redirect { .. })
     }
 
+    /// One line for the readable report; the plugin's text has its control characters
+    /// escaped.
     fn describe(&self) -> String {
         match self {
             Outcome::Continue => "continue".to_owned(),
-            Outcome::Invalid { message } => format!("invalid: {message}"),
-            Outcome::Redirect { to } => format!("redirect to {to}"),
-            Outcome::Error { message } => format!("error: {message}"),
+            Outcome::Invalid { message } => format!("invalid: {}", printable(message)),
+            Outcome::Redirect { to } => format!("redirect to {}", printable(to)),
+            Outcome::Error { message } => format!("error: {}", printable(message)),
         }
     }
 }
@@ -250,7 +252,7 @@ impl Report {
             let _ = writeln!(w, "  {} {context}", event.action);
         }
         for path in &self.redirects {
-            let _ = writeln!(w, "\nredirect   {path}");
+            let _ = writeln!(w, "\nredirect   {}", printable(path));
         }
 
         let _ = writeln!(w, "\nchanges ({})", self.changes.len());
@@ -276,7 +278,7 @@ impl Report {
                     LogLevel::Warning => "warning",
                     LogLevel::Error => "error",
                 };
-                let _ = writeln!(w, "  {level}: {}", line.message);
+                let _ = writeln!(w, "  {level}: {}", printable(&line.message));
             }
         }
 
@@ -301,6 +303,21 @@ impl Report {
     }
 }
 
+/// `text` with control characters (newlines, terminal escapes) written as escapes: a
+/// plugin's text must not add lines to the report, such as a forged `expect     all
+/// hold`, or drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Split `text` into lines of at most `width` characters, at spaces (a longer word
 /// gets a line of its own).
 fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -323,7 +340,15 @@ fn compact(value: &serde_json::Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::{printable, wrap};
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            printable("no\nexpect     all hold\u{1b}[2J é"),
+            "no\\nexpect     all hold\\u{1b}[2J é"
+        );
+    }
 
     #[test]
     fn wrap_breaks_at_spaces_within_the_width() {

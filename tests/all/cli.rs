@@ -845,3 +845,33 @@ fn component_of_another_world_is_refused_exit_2() {
          `idp:account-lockdown/stage@0.1.0`; build it against wit/ with `make build`",
     );
 }
+
+/// A plugin's text cannot add lines to the readable report: its newline is escaped, so
+/// a forged `expect     all hold` stays inside the outcome line.
+#[test]
+fn plugin_text_cannot_forge_report_lines() {
+    let forged = "refused\\0aexpect     all hold";
+    let body = format!(
+        "(i32.store (i32.const 16) (i32.const 1))
+         (i32.store (i32.const 20) (i32.const 64))
+         (i32.store (i32.const 24) (i32.const {}))
+         (i32.const 16)",
+        "refused\nexpect     all hold".len()
+    );
+    let (_dir, plugin) = scratch("forger.wasm", &crate::common::wat_component(&body, forged));
+    let (_scenario_dir, scenario) = scratch("no-expect.json", b"{}");
+    let mut cmd = Command::cargo_bin("stage-harness").unwrap();
+    cmd.current_dir(workspace_root()).args([
+        "run",
+        &scenario,
+        "--allow-unsigned",
+        "--plugin",
+        &plugin,
+    ]);
+    let out = stdout_of(&mut cmd, 0);
+    assert!(
+        out.contains("outcome    invalid: refused\\nexpect     all hold\n"),
+        "{out}"
+    );
+    assert!(!out.contains("\nexpect     all hold"), "{out}");
+}
