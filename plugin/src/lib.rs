@@ -35,8 +35,8 @@ pub mod settings;
 mod component;
 #[cfg(test)]
 mod fake;
-// The allocator and panic handler are wasm only; the address arithmetic is also
-// unit-tested natively.
+// The allocator and panic handler serve the component; the allocator's unit tests run
+// natively, over a buffer standing in for the linear memory.
 #[cfg(any(target_arch = "wasm32", test))]
 mod runtime;
 
