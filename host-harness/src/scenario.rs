@@ -313,11 +313,11 @@ pub struct ExpectedUser {
 pub struct Expect {
     #[serde(default)]
     pub outcome: Option<ExpectedOutcome>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_pks")]
     pub users: Option<BTreeMap<UserPk, ExpectedUser>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_pks")]
     pub sessions_left: Option<BTreeMap<UserPk, usize>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_pks")]
     pub tokens_left: Option<BTreeMap<UserPk, usize>>,
     /// The whole list of events, in order.
     #[serde(default)]
@@ -331,6 +331,44 @@ pub struct Expect {
     /// Addition: the redirect paths asked for (after commit or rollback).
     #[serde(default)]
     pub redirects: Option<Vec<String>>,
+}
+
+/// An object keyed by user pk that refuses a pk given twice: a plain map keeps the last
+/// entry and silently drops the checks of the first.
+struct PkMap<T>(BTreeMap<UserPk, T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for PkMap<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+        struct PkMapVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for PkMapVisitor<T> {
+            type Value = PkMap<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object keyed by user pk")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PkMap<T>, A::Error> {
+                let mut entries = BTreeMap::new();
+                while let Some(pk) = map.next_key::<UserPk>()? {
+                    let value = map.next_value()?;
+                    if entries.insert(pk, value).is_some() {
+                        return Err(A::Error::custom(format_args!(
+                            "user pk {pk} has two entries; merge them into one"
+                        )));
+                    }
+                }
+                Ok(PkMap(entries))
+            }
+        }
+        deserializer.deserialize_map(PkMapVisitor(std::marker::PhantomData))
+    }
+}
+
+fn unique_pks<'de, D, T>(deserializer: D) -> Result<Option<BTreeMap<UserPk, T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<PkMap<T>>::deserialize(deserializer)?.map(|map| map.0))
 }
 
 impl Scenario {
@@ -730,6 +768,22 @@ mod tests {
             race(MAX_RACE_TOKENS + 1).unwrap_err(),
             "s.json: concurrent.tokens_created_during_revoke: 10001 is more than the harness creates (10000 at most per pass); a few tokens show the race as well as many"
         );
+    }
+
+    #[test]
+    fn a_user_pk_given_twice_in_expect_is_refused() {
+        let twice = format!(
+            r#"{{{USERS}, "expect": {{"users": {{"1": {{"is_active": false}}, "1": {{"superuser": true}}}}}}}}"#
+        );
+        let err = parse(&twice).unwrap_err();
+        assert!(
+            err.starts_with("s.json: user pk 1 has two entries; merge them into one at line 1"),
+            "{err}"
+        );
+        let err = parse(r#"{"expect": {"tokens_left": {"1": 0, "1": 2}}}"#).unwrap_err();
+        assert!(err.contains("user pk 1 has two entries"), "{err}");
+        let none = parse(r#"{"expect": {"sessions_left": null}}"#).unwrap();
+        assert!(none.expect.unwrap().sessions_left.is_none());
     }
 
     #[test]

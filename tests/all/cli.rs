@@ -87,6 +87,16 @@ fn a_race_past_the_bound_is_refused_exit_2() {
     );
 }
 
+/// JSON allows a key twice; a plain map kept the last entry and dropped the first's checks.
+#[test]
+fn a_user_given_twice_in_expect_is_refused_exit_2() {
+    assert_scenario_refused(
+        br#"{"platform": {"users": [{"pk": 3, "username": "bob", "type": "internal"}]},
+             "expect": {"users": {"3": {"is_active": false}, "3": {"password_usable": false}}}}"#,
+        ": user pk 3 has two entries; merge them into one at line 2 column 93",
+    );
+}
+
 #[test]
 fn run_prints_the_readable_report_and_exits_0() {
     let mut cmd = harness(&["run", DEMO]);
