@@ -173,7 +173,7 @@ impl Fake {
     }
 
     /// After each of the first `calls` `revoke-tokens` calls, one fresh token appears,
-    /// so each of the next pass finds one. `u32::MAX`: a platform that never runs dry.
+    /// so the pass after it finds one. `u32::MAX`: a platform that never runs dry.
     pub fn regrowing_revokes(mut self, calls: u32) -> Self {
         self.regrowing_revokes = calls;
         self
