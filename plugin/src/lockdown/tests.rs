@@ -222,14 +222,20 @@ fn a_completion_flow_that_requires_authentication_is_refused() {
 }
 
 #[test]
-fn a_completion_flow_that_requires_a_superuser_is_refused() {
-    let settings = with_flow(FLOW, FlowAuthentication::RequireSuperuser);
-    let (outcome, fake) = run_with(Fake::default(), &settings, CONTEXT);
-    assert_eq!(
-        outcome,
-        invalid(messages::flow_requires_authentication(FLOW))
-    );
-    assert!(fake.calls.is_empty());
+fn flows_that_need_a_signed_in_user_are_refused_for_admin_lockdowns_too() {
+    for authentication in [
+        FlowAuthentication::RequireAuthenticated,
+        FlowAuthentication::RequireSuperuser,
+    ] {
+        let settings = with_flow(FLOW, authentication);
+        let (outcome, fake) = run_with(Fake::default(), &settings, CONTEXT);
+        assert_eq!(
+            outcome,
+            invalid(messages::flow_requires_authentication(FLOW)),
+            "{authentication:?}"
+        );
+        assert!(fake.calls.is_empty());
+    }
 }
 
 #[test]
@@ -254,17 +260,6 @@ fn the_slug_is_checked_before_the_authentication() {
     let settings = with_flow("bad slug", FlowAuthentication::RequireSuperuser);
     let (outcome, _) = run_with(Fake::default(), &settings, CONTEXT);
     assert_eq!(outcome, invalid(messages::invalid_flow_slug("bad slug")));
-}
-
-#[test]
-fn the_completion_flow_is_checked_for_admin_lockdowns_too() {
-    let settings = with_flow(FLOW, FlowAuthentication::RequireAuthenticated);
-    let (outcome, fake) = run_with(Fake::default(), &settings, CONTEXT);
-    assert_eq!(
-        outcome,
-        invalid(messages::flow_requires_authentication(FLOW))
-    );
-    assert!(fake.calls.is_empty());
 }
 
 #[test]
