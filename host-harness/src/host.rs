@@ -42,6 +42,25 @@ pub struct InjectedTrap {
     pub call: u32,
 }
 
+/// The most host calls one run may make. A lockdown makes a few dozen at most (ten
+/// deletion passes of two calls, and a handful more).
+pub const MAX_HOST_CALLS: usize = 10_000;
+/// The most text (log messages, event contexts, redirect paths; in bytes) one run may
+/// hand the host. The host keeps what it is handed, outside the plugin's memory cap, so
+/// without this a plugin logging a large message in a loop exhausts the host.
+pub const MAX_HOST_TEXT: usize = 16 << 20;
+
+/// The trap raised when a plugin goes past a host-side cap.
+#[derive(Debug, thiserror::Error)]
+pub enum HostCapExceeded {
+    #[error("the plugin made more than {MAX_HOST_CALLS} host calls; a lockdown needs a few dozen")]
+    Calls,
+    #[error(
+        "the plugin handed the host more than {MAX_HOST_TEXT} bytes of text (log messages, events, redirects) in one run"
+    )]
+    Text,
+}
+
 /// Everything one run's store holds.
 #[derive(Debug)]
 pub struct HostState {
@@ -51,6 +70,8 @@ pub struct HostState {
     counts: BTreeMap<&'static str, u32>,
     race: Concurrent,
     memory: MemoryCap,
+    /// Bytes of text handed to the host so far (see [`MAX_HOST_TEXT`]).
+    text: usize,
 }
 
 impl HasMemoryCap for HostState {
@@ -68,6 +89,7 @@ impl HostState {
             counts: BTreeMap::new(),
             race,
             memory: MemoryCap::default(),
+            text: 0,
         }
     }
 
@@ -84,6 +106,19 @@ impl HostState {
         show: impl FnOnce(&T) -> Value,
         op: impl FnOnce(&mut Platform) -> Result<T, PlatformError>,
     ) -> wasmtime::Result<Result<T, HostError>> {
+        if self.calls.len() >= MAX_HOST_CALLS {
+            return Err(wasmtime::Error::new(HostCapExceeded::Calls));
+        }
+        self.text = self.text.saturating_add(args.iter().map(text_len).sum());
+        if self.text > MAX_HOST_TEXT {
+            // Recorded without its arguments: keeping them is what the cap prevents.
+            self.record(
+                import,
+                vec![],
+                CallResult::Trap(HostCapExceeded::Text.to_string()),
+            );
+            return Err(wasmtime::Error::new(HostCapExceeded::Text));
+        }
         let count = self.counts.entry(import).or_default();
         *count += 1;
         let call = *count;
@@ -124,6 +159,16 @@ impl HostState {
             args,
             result,
         });
+    }
+}
+
+/// Bytes of text in a call argument: its strings and object keys.
+fn text_len(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.len(),
+        Value::Array(items) => items.iter().map(text_len).sum(),
+        Value::Object(map) => map.iter().map(|(k, v)| k.len() + text_len(v)).sum(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
     }
 }
 
@@ -362,6 +407,26 @@ mod tests {
         );
         assert!(host.platform.logs().is_empty());
         assert_eq!(host.calls()[0].args, [json!("info"), json!("hello")]);
+    }
+
+    #[test]
+    fn host_calls_and_text_are_capped() {
+        let mut host = state(vec![], 0);
+        let big = "x".repeat(MAX_HOST_TEXT / 4 + 1);
+        for _ in 0..3 {
+            host.log(types::LogLevel::Info, big.clone()).unwrap();
+        }
+        let error = host.log(types::LogLevel::Info, big).unwrap_err();
+        assert!(matches!(error.downcast_ref(), Some(HostCapExceeded::Text)));
+        assert_eq!(host.platform.logs().len(), 3, "the fourth is not kept");
+        assert_eq!(host.calls()[3].args, Vec::<Value>::new());
+
+        let mut host = state(vec![], 0);
+        for _ in 0..MAX_HOST_CALLS {
+            host.get_actor().unwrap().unwrap();
+        }
+        let error = host.get_actor().unwrap_err();
+        assert!(matches!(error.downcast_ref(), Some(HostCapExceeded::Calls)));
     }
 
     #[test]

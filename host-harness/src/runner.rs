@@ -8,7 +8,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::bindings::{self, AccountLockdown, AccountLockdownPre};
 use crate::engine::{self, Limits, StageEngine};
-use crate::host::{HostState, InjectedTrap};
+use crate::host::{HostCapExceeded, HostState, InjectedTrap};
 use crate::platform::Platform;
 use crate::report::{LimitsReport, Outcome, PluginInfo, Report};
 use crate::scenario::{self, Scenario};
@@ -201,6 +201,9 @@ fn error_message(error: &wasmtime::Error, limits: &Limits) -> String {
     }
     if let Some(trap) = error.downcast_ref::<InjectedTrap>() {
         return trap.to_string();
+    }
+    if let Some(cap) = error.downcast_ref::<HostCapExceeded>() {
+        return cap.to_string();
     }
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => {

@@ -130,3 +130,37 @@ fn a_redirect_never_asked_for_is_an_error() {
     );
     assert!(!report.committed);
 }
+
+/// What the plugin hands the host is kept outside its memory cap: a plugin that logs a
+/// 1 MiB message in a loop used to grow the host past 5 GB within the default fuel.
+/// The host-side cap stops it after 16 MiB.
+#[test]
+fn a_plugin_flooding_the_log_is_stopped_by_the_host_text_cap() {
+    let flood = r#"(module
+  (import "idp:account-lockdown/platform@0.1.0" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 40)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 2000000))
+  (func (export "idp:account-lockdown/stage@0.1.0#execute")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (loop $again
+      (call $log (i32.const 0) (i32.const 0) (i32.const 1048576))
+      (br $again))
+    (unreachable)))"#;
+    let verified = stage_harness::signing::VerifiedPlugin {
+        path: "flood.wat".into(),
+        bytes: crate::common::encode_component(flood, None),
+        sha256: String::new(),
+        signed_by: Vec::new(),
+        verified: false,
+    };
+    let plugin = crate::common::harness().load(&verified).unwrap();
+    let report = plugin.run(&scenario(LOCKDOWN), "flood");
+    assert_eq!(
+        error_message(&report.outcome),
+        "the plugin handed the host more than 16777216 bytes of text (log messages, events, \
+         redirects) in one run"
+    );
+    assert!(!report.committed);
+    // 15 whole messages (with their level names) fit under the cap; the 16th does not.
+    assert_eq!(report.logs.len(), 15);
+}
