@@ -149,6 +149,19 @@ pub struct MemoryCapExceeded {
     pub cap: usize,
 }
 
+/// The most elements one table may hold. Tables live in host memory, outside the
+/// linear-memory cap, and growing one by millions of elements costs one unit of fuel.
+pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+/// The trap raised when a plugin asks for a table past [`MAX_TABLE_ELEMENTS`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the plugin tried to grow a table to {desired} elements; the harness allows {MAX_TABLE_ELEMENTS}"
+)]
+pub struct TableCapExceeded {
+    pub desired: usize,
+}
+
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
@@ -171,6 +184,9 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            return Err(wasmtime::Error::new(TableCapExceeded { desired }));
+        }
         Ok(maximum.is_none_or(|max| desired <= max))
     }
 }

@@ -205,6 +205,9 @@ fn error_message(error: &wasmtime::Error, limits: &Limits) -> String {
     if let Some(cap) = error.downcast_ref::<HostCapExceeded>() {
         return cap.to_string();
     }
+    if let Some(cap) = error.downcast_ref::<engine::TableCapExceeded>() {
+        return cap.to_string();
+    }
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => {
             let trap = trap.to_string();

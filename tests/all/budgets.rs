@@ -164,3 +164,37 @@ fn a_plugin_flooding_the_log_is_stopped_by_the_host_text_cap() {
     // 15 whole messages (with their level names) fit under the cap; the 16th does not.
     assert_eq!(report.logs.len(), 15);
 }
+
+/// Tables live in host memory, outside the linear-memory cap, and one `table.grow`
+/// costs one unit of fuel whatever its size: a plugin growing a table in a loop used to
+/// take over 500 MB of host memory in a run.
+#[test]
+fn a_plugin_growing_a_table_is_stopped_by_the_table_cap() {
+    let body = "(loop $again
+                  (drop (table.grow $t (ref.null func) (i32.const 0x4000000)))
+                  (br $again))
+                (unreachable)";
+    let wat = format!(
+        r#"(module
+  (table $t 1 funcref)
+  (memory (export "memory") 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+  (func (export "idp:account-lockdown/stage@0.1.0#execute")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    {body}))"#
+    );
+    let verified = stage_harness::signing::VerifiedPlugin {
+        path: "table.wat".into(),
+        bytes: crate::common::encode_component(&wat, None),
+        sha256: String::new(),
+        signed_by: Vec::new(),
+        verified: false,
+    };
+    let plugin = crate::common::harness().load(&verified).unwrap();
+    let report = plugin.run(&scenario(LOCKDOWN), "table");
+    assert_eq!(
+        error_message(&report.outcome),
+        "the plugin tried to grow a table to 67108865 elements; the harness allows 1048576"
+    );
+    assert!(!report.committed);
+}
