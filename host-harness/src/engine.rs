@@ -139,11 +139,14 @@ pub fn new_store<T: HasMemoryCap + 'static>(
 #[derive(Debug, Default)]
 pub struct MemoryCap {
     max: usize,
+    /// Bytes held by all of the run's memories together (a component may have several
+    /// core instances, and a module several memories).
+    held: usize,
 }
 
 /// The trap raised when a plugin asks for more memory than the cap allows.
 #[derive(Debug, thiserror::Error)]
-#[error("memory growth to {desired} bytes refused: the cap is {cap} bytes")]
+#[error("memory growth to {desired} bytes (all memories together) refused: the cap is {cap} bytes")]
 pub struct MemoryCapExceeded {
     pub desired: usize,
     pub cap: usize,
@@ -165,16 +168,18 @@ pub struct TableCapExceeded {
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max {
+        let held = (self.held.saturating_sub(current)).saturating_add(desired);
+        if held > self.max {
             return Err(wasmtime::Error::new(MemoryCapExceeded {
-                desired,
+                desired: held,
                 cap: self.max,
             }));
         }
+        self.held = held;
         Ok(true)
     }
 

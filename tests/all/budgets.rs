@@ -198,3 +198,41 @@ fn a_plugin_growing_a_table_is_stopped_by_the_table_cap() {
     );
     assert!(!report.committed);
 }
+
+/// The cap is on all of a run's memories together: a module with a second memory (or a
+/// component with several core instances) used to get the whole cap for each.
+#[test]
+fn the_memory_cap_counts_every_memory_together() {
+    let wat = format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (memory $second 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+  (func (export "idp:account-lockdown/stage@0.1.0#execute")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    {RETURN_CONTINUE}))"#
+    );
+    let verified = stage_harness::signing::VerifiedPlugin {
+        path: "two-memories.wat".into(),
+        bytes: crate::common::encode_component(&wat, None),
+        sha256: String::new(),
+        signed_by: Vec::new(),
+        verified: false,
+    };
+    let plugin = crate::common::harness().load(&verified).unwrap();
+    let one_page = Limits {
+        max_memory: 65536,
+        ..Limits::default()
+    };
+    let report = plugin.run_with(&scenario(LOCKDOWN), "two", &one_page);
+    assert_eq!(
+        error_message(&report.outcome),
+        "tried to grow memory past the cap (budget 65536 bytes); raise it with --max-memory"
+    );
+    let two_pages = Limits {
+        max_memory: 2 * 65536,
+        ..Limits::default()
+    };
+    let report = plugin.run_with(&scenario(LOCKDOWN), "two", &two_pages);
+    assert_eq!(report.outcome, Outcome::Continue);
+}
