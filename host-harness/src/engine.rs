@@ -170,8 +170,12 @@ impl ResourceLimiter for MemoryCap {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        // Past the memory's own maximum the growth fails anyway: count nothing.
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
         let held = (self.held.saturating_sub(current)).saturating_add(desired);
         if held > self.max {
             return Err(wasmtime::Error::new(MemoryCapExceeded {
