@@ -266,6 +266,22 @@ mod tests {
     }
 
     #[test]
+    fn memory_cap_counts_memories_together_and_skips_failed_growth() {
+        let mut cap = MemoryCap { max: 100, held: 0 };
+        assert!(
+            !cap.memory_growing(0, 80, Some(50)).unwrap(),
+            "past its own maximum"
+        );
+        assert!(cap.memory_growing(0, 60, None).unwrap());
+        assert!(
+            cap.memory_growing(0, 40, None).unwrap(),
+            "a second memory: 100 in all"
+        );
+        assert!(cap.memory_growing(40, 41, None).is_err(), "101 in all");
+        assert!(cap.memory_growing(60, 60, None).unwrap());
+    }
+
+    #[test]
     fn engine_ticker_stops_on_drop() {
         let engine = new_engine().unwrap();
         let clone = engine.clone();
