@@ -142,6 +142,8 @@ pub struct MemoryCap {
     /// Bytes held by all of the run's memories together (a component may have several
     /// core instances, and a module several memories).
     held: usize,
+    /// Elements held by all of the run's tables together.
+    table_elements: usize,
 }
 
 /// The trap raised when a plugin asks for more memory than the cap allows.
@@ -152,14 +154,15 @@ pub struct MemoryCapExceeded {
     pub cap: usize,
 }
 
-/// The most elements one table may hold. Tables live in host memory, outside the
-/// linear-memory cap, and growing one by millions of elements costs one unit of fuel.
+/// The most elements a run's tables may hold together. Tables live in host memory,
+/// outside the linear-memory cap, and growing one by millions of elements costs one
+/// unit of fuel.
 pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 /// The trap raised when a plugin asks for a table past [`MAX_TABLE_ELEMENTS`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the plugin tried to grow a table to {desired} elements; the harness allows {MAX_TABLE_ELEMENTS}"
+    "the plugin tried to grow its tables to {desired} elements; the harness allows {MAX_TABLE_ELEMENTS}"
 )]
 pub struct TableCapExceeded {
     pub desired: usize,
@@ -189,14 +192,19 @@ impl ResourceLimiter for MemoryCap {
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > MAX_TABLE_ELEMENTS {
-            return Err(wasmtime::Error::new(TableCapExceeded { desired }));
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
         }
-        Ok(maximum.is_none_or(|max| desired <= max))
+        let held = (self.table_elements.saturating_sub(current)).saturating_add(desired);
+        if held > MAX_TABLE_ELEMENTS {
+            return Err(wasmtime::Error::new(TableCapExceeded { desired: held }));
+        }
+        self.table_elements = held;
+        Ok(true)
     }
 }
 
@@ -267,7 +275,10 @@ mod tests {
 
     #[test]
     fn memory_cap_counts_memories_together_and_skips_failed_growth() {
-        let mut cap = MemoryCap { max: 100, held: 0 };
+        let mut cap = MemoryCap {
+            max: 100,
+            ..MemoryCap::default()
+        };
         assert!(
             !cap.memory_growing(0, 80, Some(50)).unwrap(),
             "past its own maximum"
@@ -279,6 +290,21 @@ mod tests {
         );
         assert!(cap.memory_growing(40, 41, None).is_err(), "101 in all");
         assert!(cap.memory_growing(60, 60, None).unwrap());
+    }
+
+    #[test]
+    fn table_cap_counts_tables_together() {
+        let mut cap = MemoryCap::default();
+        assert!(cap.table_growing(0, MAX_TABLE_ELEMENTS / 2, None).unwrap());
+        assert!(cap.table_growing(0, MAX_TABLE_ELEMENTS / 2, None).unwrap());
+        assert!(
+            cap.table_growing(0, 1, None).is_err(),
+            "a third table, one too many"
+        );
+        assert!(
+            !cap.table_growing(1, 5, Some(4)).unwrap(),
+            "past its own maximum"
+        );
     }
 
     #[test]

@@ -194,7 +194,7 @@ fn a_plugin_growing_a_table_is_stopped_by_the_table_cap() {
     let report = plugin.run(&scenario(LOCKDOWN), "table");
     assert_eq!(
         error_message(&report.outcome),
-        "the plugin tried to grow a table to 67108865 elements; the harness allows 1048576"
+        "the plugin tried to grow its tables to 67108865 elements; the harness allows 1048576"
     );
     assert!(!report.committed);
 }
