@@ -146,14 +146,7 @@ fn a_plugin_flooding_the_log_is_stopped_by_the_host_text_cap() {
       (call $log (i32.const 0) (i32.const 0) (i32.const 1048576))
       (br $again))
     (unreachable)))"#;
-    let verified = stage_harness::signing::VerifiedPlugin {
-        path: "flood.wat".into(),
-        bytes: crate::common::encode_component(flood, None),
-        sha256: String::new(),
-        signed_by: Vec::new(),
-        verified: false,
-    };
-    let plugin = crate::common::harness().load(&verified).unwrap();
+    let plugin = crate::common::bytes_plugin("flood", crate::common::encode_component(flood, None));
     let report = plugin.run(&scenario(LOCKDOWN), "flood");
     assert_eq!(
         error_message(&report.outcome),
@@ -183,14 +176,7 @@ fn a_plugin_growing_a_table_is_stopped_by_the_table_cap() {
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     {body}))"#
     );
-    let verified = stage_harness::signing::VerifiedPlugin {
-        path: "table.wat".into(),
-        bytes: crate::common::encode_component(&wat, None),
-        sha256: String::new(),
-        signed_by: Vec::new(),
-        verified: false,
-    };
-    let plugin = crate::common::harness().load(&verified).unwrap();
+    let plugin = crate::common::bytes_plugin("table", crate::common::encode_component(&wat, None));
     let report = plugin.run(&scenario(LOCKDOWN), "table");
     assert_eq!(
         error_message(&report.outcome),
@@ -212,14 +198,8 @@ fn the_memory_cap_counts_every_memory_together() {
     (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     {RETURN_CONTINUE}))"#
     );
-    let verified = stage_harness::signing::VerifiedPlugin {
-        path: "two-memories.wat".into(),
-        bytes: crate::common::encode_component(&wat, None),
-        sha256: String::new(),
-        signed_by: Vec::new(),
-        verified: false,
-    };
-    let plugin = crate::common::harness().load(&verified).unwrap();
+    let plugin =
+        crate::common::bytes_plugin("two-memories", crate::common::encode_component(&wat, None));
     let one_page = Limits {
         max_memory: 65536,
         ..Limits::default()

@@ -129,7 +129,11 @@ pub const RETURN_CONTINUE: &str = "(i32.store (i32.const 16) (i32.const 0)) (i32
 
 /// A hand-written component, compiled with the shared harness, unsigned.
 pub fn wat_plugin(name: &str, body: &str, data: &str) -> Plugin {
-    let bytes = wat_component(body, data);
+    bytes_plugin(name, wat_component(body, data))
+}
+
+/// Component bytes, compiled with the shared harness, unsigned.
+pub fn bytes_plugin(name: &str, bytes: Vec<u8>) -> Plugin {
     let verified = VerifiedPlugin {
         path: PathBuf::from(format!("{name}.wat")),
         bytes,
