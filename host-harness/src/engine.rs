@@ -168,6 +168,27 @@ pub struct TableCapExceeded {
     pub desired: usize,
 }
 
+/// Move one memory's or table's share of a run-wide total from `current` to `desired`.
+/// `Ok(false)`: past the item's own maximum, where the growth fails anyway and nothing
+/// is counted; `Err(total)`: the total would pass `cap`.
+fn grow_total(
+    total: &mut usize,
+    current: usize,
+    desired: usize,
+    maximum: Option<usize>,
+    cap: usize,
+) -> Result<bool, usize> {
+    if maximum.is_some_and(|max| desired > max) {
+        return Ok(false);
+    }
+    let grown = (total.saturating_sub(current)).saturating_add(desired);
+    if grown > cap {
+        return Err(grown);
+    }
+    *total = grown;
+    Ok(true)
+}
+
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
@@ -175,19 +196,9 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // Past the memory's own maximum the growth fails anyway: count nothing.
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
-        let held = (self.held.saturating_sub(current)).saturating_add(desired);
-        if held > self.max {
-            return Err(wasmtime::Error::new(MemoryCapExceeded {
-                desired: held,
-                cap: self.max,
-            }));
-        }
-        self.held = held;
-        Ok(true)
+        let cap = self.max;
+        grow_total(&mut self.held, current, desired, maximum, cap)
+            .map_err(|desired| wasmtime::Error::new(MemoryCapExceeded { desired, cap }))
     }
 
     fn table_growing(
@@ -196,15 +207,9 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
-        let held = (self.table_elements.saturating_sub(current)).saturating_add(desired);
-        if held > MAX_TABLE_ELEMENTS {
-            return Err(wasmtime::Error::new(TableCapExceeded { desired: held }));
-        }
-        self.table_elements = held;
-        Ok(true)
+        let total = &mut self.table_elements;
+        grow_total(total, current, desired, maximum, MAX_TABLE_ELEMENTS)
+            .map_err(|desired| wasmtime::Error::new(TableCapExceeded { desired }))
     }
 }
 

@@ -171,14 +171,14 @@ fn missing_plugin_file_exit_2() {
 /// `run DEMO --plugin PATH --allow-unsigned` is refused with exit 2 and exactly
 /// `error: <PATH><message>` after the warning.
 fn assert_plugin_refused(plugin: &str, message: &str) {
-    Command::cargo_bin("stage-harness")
-        .unwrap()
-        .current_dir(workspace_root())
-        .args(["run", DEMO, "--allow-unsigned", "--plugin", plugin])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(format!("{UNSIGNED_WARNING}error: {plugin}{message}\n"));
+    in_dir(
+        &workspace_root(),
+        &["run", DEMO, "--allow-unsigned", "--plugin", plugin],
+    )
+    .assert()
+    .code(2)
+    .stdout("")
+    .stderr(format!("{UNSIGNED_WARNING}error: {plugin}{message}\n"));
 }
 
 #[test]
