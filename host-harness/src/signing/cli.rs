@@ -57,10 +57,10 @@ impl TrustArgs {
     /// The policy these options describe, reading $STAGE_HARNESS_TRUST_DIR and
     /// ./trust/ as documented.
     pub fn policy(&self) -> Result<TrustPolicy, SigningError> {
-        self.policy_with(
-            std::env::var_os(TRUST_DIR_ENV),
-            Path::new(DEFAULT_TRUST_DIR),
-        )
+        if self.allow_unsigned {
+            return Ok(TrustPolicy::AllowUnsigned);
+        }
+        self.keys.policy()
     }
 
     /// [`TrustArgs::policy`] with the environment and default folder passed in.
