@@ -25,6 +25,22 @@ pub const IMPORTS: [&str; 10] = [
     "log",
 ];
 
+/// serde's message with Rust type names put in the scenario's terms (`expected u64`
+/// is a user pk; a number too large for one reads as a floating point number).
+fn readable(error: &serde_json::Error) -> String {
+    error
+        .to_string()
+        .replace(
+            "expected u64",
+            "expected a user pk (a whole number from 0 to 18446744073709551615)",
+        )
+        .replace(
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        )
+        .replace("expected usize", "expected a whole number of at least 0")
+}
+
 /// The most tokens `concurrent.tokens_created_during_revoke` may ask for: the host
 /// creates them outside any plugin budget, so the scenario must bound them.
 pub const MAX_RACE_TOKENS: u32 = 10_000;
@@ -50,11 +66,11 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
+    /// Not a `#[source]`: the message already says it, in the scenario's terms.
+    #[error("{path}: {}", readable(error))]
     Parse {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -411,9 +427,9 @@ impl Scenario {
             return Err(invalid(message));
         }
         let scenario: Scenario =
-            serde_json::from_str(text).map_err(|source| ScenarioError::Parse {
+            serde_json::from_str(text).map_err(|error| ScenarioError::Parse {
                 path: path.to_owned(),
-                source,
+                error,
             })?;
         scenario.validate().map_err(invalid)?;
         Ok(scenario)
@@ -460,7 +476,7 @@ impl Scenario {
             known(session.user, &format!("platform.sessions[{i}].user"))?;
             if !ids.insert(session.id.as_str()) {
                 return Err(format!(
-                    "platform.sessions[{i}]: session id {:?} appears more than once",
+                    "platform.sessions[{i}]: session id {:?} appears more than once; give each session its own id",
                     session.id
                 ));
             }
@@ -470,7 +486,7 @@ impl Scenario {
             known(token.user, &format!("platform.tokens[{i}].user"))?;
             if !ids.insert(token.id.as_str()) {
                 return Err(format!(
-                    "platform.tokens[{i}]: token id {:?} appears more than once",
+                    "platform.tokens[{i}]: token id {:?} appears more than once; give each token its own id",
                     token.id
                 ));
             }
@@ -784,6 +800,23 @@ mod tests {
         assert!(err.contains("user pk 1 has two entries"), "{err}");
         let none = parse(r#"{"expect": {"sessions_left": null}}"#).unwrap();
         assert!(none.expect.unwrap().sessions_left.is_none());
+    }
+
+    #[test]
+    fn number_errors_speak_of_pks_and_whole_numbers() {
+        let err = parse(r#"{"request": {"actor": "1"}}"#).unwrap_err();
+        assert_eq!(
+            err,
+            "s.json: invalid type: string \"1\", expected a user pk (a whole number from 0 to 18446744073709551615) at line 1 column 25"
+        );
+        let err = parse(r#"{"request": {"actor": 18446744073709551616}}"#).unwrap_err();
+        assert!(err.contains("expected a user pk"), "{err}");
+        let err =
+            parse(r#"{"faults": [{"import": "log", "fail": "trap", "on_call": -1}]}"#).unwrap_err();
+        assert!(
+            err.contains("expected a whole number from 0 to 4294967295"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -97,6 +97,21 @@ fn a_user_given_twice_in_expect_is_refused_exit_2() {
     );
 }
 
+/// serde's `expected u64` and "floating point" for a pk past u64 are put in scenario terms.
+#[test]
+fn a_pk_that_is_not_a_whole_number_is_named_as_a_pk_exit_2() {
+    assert_scenario_refused(
+        br#"{"platform": {"users": [{"pk": 18446744073709551616, "username": "a", "type": "internal"}]}}"#,
+        ": invalid type: floating point `1.8446744073709552e+19`, expected a user pk (a whole \
+         number from 0 to 18446744073709551615) at line 1 column 51",
+    );
+    assert_scenario_refused(
+        br#"{"platform": {"users": [{"pk": 1, "username": "a", "type": "internal"}],
+             "sessions": [{"id": "s", "user": 1}, {"id": "s", "user": 1}]}}"#,
+        ": platform.sessions[1]: session id \"s\" appears more than once; give each session its own id",
+    );
+}
+
 #[test]
 fn run_prints_the_readable_report_and_exits_0() {
     let mut cmd = harness(&["run", DEMO]);
