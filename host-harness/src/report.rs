@@ -249,7 +249,7 @@ impl Report {
             let context = serde_json::to_value(event)
                 .map(|v| compact(&v["context"]))
                 .unwrap_or_default();
-            let _ = writeln!(w, "  {} {context}", event.action);
+            let _ = writeln!(w, "  {} {context}", printable(&event.action));
         }
         for path in &self.redirects {
             let _ = writeln!(w, "\nredirect   {}", printable(path));
@@ -260,13 +260,13 @@ impl Report {
             let _ = writeln!(w, "  (none)");
         }
         for change in &self.changes {
-            let _ = writeln!(w, "  {change}");
+            let _ = writeln!(w, "  {}", printable(change));
         }
 
         if !self.rolled_back.is_empty() {
             let _ = writeln!(w, "\nrolled back ({})", self.rolled_back.len());
             for change in &self.rolled_back {
-                let _ = writeln!(w, "  {change}");
+                let _ = writeln!(w, "  {}", printable(change));
             }
         }
 

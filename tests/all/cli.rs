@@ -900,3 +900,36 @@ fn plugin_text_cannot_forge_report_lines() {
     );
     assert!(!out.contains("\nexpect     all hold"), "{out}");
 }
+
+/// The event's action is the plugin's text too, in `events` and in `rolled back`.
+#[test]
+fn plugin_event_action_cannot_forge_report_lines() {
+    let wat = r#"(module
+  (import "idp:account-lockdown/platform@0.1.0" "emit-event"
+    (func $emit (param i32 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "x\0aexpect     all hold")
+  (data (i32.const 96) "no")
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 4096))
+  (func (export "idp:account-lockdown/stage@0.1.0#execute")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (call $emit (i32.const 64) (i32.const 21) (i32.const 0) (i32.const 0) (i32.const 512))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i32.store (i32.const 20) (i32.const 96))
+    (i32.store (i32.const 24) (i32.const 2))
+    (i32.const 16)))"#;
+    let (_dir, plugin) = scratch("emitter.wasm", &crate::common::encode_component(wat, None));
+    let (_scenario_dir, scenario) = scratch("no-expect.json", b"{}");
+    let out = stdout_of(
+        &mut in_dir(
+            &workspace_root(),
+            &["run", &scenario, "--allow-unsigned", "--plugin", &plugin],
+        ),
+        0,
+    );
+    assert!(
+        out.contains("  event x\\nexpect     all hold dropped\n"),
+        "{out}"
+    );
+    assert!(!out.contains("\nexpect     all hold"), "{out}");
+}
