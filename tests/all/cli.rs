@@ -933,3 +933,22 @@ fn plugin_event_action_cannot_forge_report_lines() {
     );
     assert!(!out.contains("\nexpect     all hold"), "{out}");
 }
+
+/// `verify` has no `--allow-unsigned`; its refusal must not suggest one.
+#[test]
+fn verify_without_keys_does_not_suggest_allow_unsigned_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    Command::cargo_bin("stage-harness")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_remove(stage_harness::signing::TRUST_DIR_ENV)
+        .arg("verify")
+        .arg(dist_file(crate::common::COMPONENT))
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: no trusted public keys to verify against: pass --trust PUBKEY (repeatable) or \
+             --trust-dir DIR, set STAGE_HARNESS_TRUST_DIR, or put *.pub files in ./trust/\n",
+        );
+}

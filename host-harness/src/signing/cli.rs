@@ -273,7 +273,10 @@ pub fn sign(args: &SignArgs, out: &mut dyn Write) -> Result<(), SigningError> {
 
 /// `verify`: check the signature and print the trusted keys that signed it.
 pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<(), SigningError> {
-    let policy = args.keys.policy()?;
+    let policy = args.keys.policy().map_err(|error| match error {
+        SigningError::NoTrustedKeys => SigningError::NoKeysToVerify,
+        other => other,
+    })?;
     verify_with(&args.input, &policy, out)
 }
 

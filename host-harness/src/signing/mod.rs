@@ -88,6 +88,11 @@ pub enum SigningError {
         "no trusted public keys: pass --trust PUBKEY (repeatable) or --trust-dir DIR, set {TRUST_DIR_ENV}, or put *.pub files in ./trust/; for local development only, pass --allow-unsigned"
     )]
     NoTrustedKeys,
+    /// [`SigningError::NoTrustedKeys`] for `verify`, which has no `--allow-unsigned`.
+    #[error(
+        "no trusted public keys to verify against: pass --trust PUBKEY (repeatable) or --trust-dir DIR, set {TRUST_DIR_ENV}, or put *.pub files in ./trust/"
+    )]
+    NoKeysToVerify,
     #[error("secret key {path} cannot be used: {detail}")]
     BadSecretKey { path: PathBuf, detail: String },
     #[error(
