@@ -951,4 +951,15 @@ fn verify_without_keys_does_not_suggest_allow_unsigned_exit_2() {
             "error: no trusted public keys to verify against: pass --trust PUBKEY (repeatable) or \
              --trust-dir DIR, set STAGE_HARNESS_TRUST_DIR, or put *.pub files in ./trust/\n",
         );
+    in_dir(dir.path(), &["keygen", "--out", ".", "--name", "k"])
+        .assert()
+        .code(0);
+    let plugin = dist_file(crate::common::COMPONENT).display().to_string();
+    in_dir(dir.path(), &["verify", &plugin, "--trust", "k.pub"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!(
+            "error: {plugin} is not signed; sign it with `stage-harness sign`\n"
+        ));
 }

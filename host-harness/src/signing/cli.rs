@@ -273,11 +273,14 @@ pub fn sign(args: &SignArgs, out: &mut dyn Write) -> Result<(), SigningError> {
 
 /// `verify`: check the signature and print the trusted keys that signed it.
 pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<(), SigningError> {
-    let policy = args.keys.policy().map_err(|error| match error {
+    // `verify` has no --allow-unsigned: the two refusals that suggest it say otherwise.
+    let without_allow_unsigned = |error| match error {
         SigningError::NoTrustedKeys => SigningError::NoKeysToVerify,
+        SigningError::Unsigned { path } => SigningError::UnsignedToVerify { path },
         other => other,
-    })?;
-    verify_with(&args.input, &policy, out)
+    };
+    let policy = args.keys.policy().map_err(without_allow_unsigned)?;
+    verify_with(&args.input, &policy, out).map_err(without_allow_unsigned)
 }
 
 /// `verify` with an already-resolved policy (used by tests).

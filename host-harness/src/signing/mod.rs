@@ -93,6 +93,9 @@ pub enum SigningError {
         "no trusted public keys to verify against: pass --trust PUBKEY (repeatable) or --trust-dir DIR, set {TRUST_DIR_ENV}, or put *.pub files in ./trust/"
     )]
     NoKeysToVerify,
+    /// [`SigningError::Unsigned`] for `verify`, which has no `--allow-unsigned`.
+    #[error("{path} is not signed; sign it with `stage-harness sign`")]
+    UnsignedToVerify { path: PathBuf },
     #[error("secret key {path} cannot be used: {detail}")]
     BadSecretKey { path: PathBuf, detail: String },
     #[error(
