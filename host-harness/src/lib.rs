@@ -25,3 +25,14 @@ pub use engine::Limits;
 pub use report::Report;
 pub use runner::{Harness, Plugin};
 pub use scenario::Scenario;
+
+/// Read `path` whole, unless it holds more than `cap` bytes (`Ok(None)`): a file named by
+/// mistake (a disk image, `/dev/zero`) must not be read into memory without end.
+pub(crate) fn read_capped(path: &std::path::Path, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= cap).then_some(bytes))
+}

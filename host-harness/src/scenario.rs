@@ -41,6 +41,9 @@ fn readable(error: &serde_json::Error) -> String {
         .replace("expected usize", "expected a whole number of at least 0")
 }
 
+/// The largest scenario file read.
+pub const MAX_SCENARIO_BYTES: u64 = 64 << 20;
+
 /// The most tokens `concurrent.tokens_created_during_revoke` may ask for: the host
 /// creates them outside any plugin budget, so the scenario must bound them.
 pub const MAX_RACE_TOKENS: u32 = 10_000;
@@ -58,6 +61,10 @@ pub enum ScenarioError {
         "{path} is empty; a scenario is a JSON object, `{{}}` at the least (the format is in SCENARIOS.md)"
     )]
     Empty { path: PathBuf },
+    #[error(
+        "{path} holds more than {MAX_SCENARIO_BYTES} bytes, far more than a scenario; check the path"
+    )]
+    TooLarge { path: PathBuf },
     #[error("{path} is not UTF-8 text (invalid byte at offset {offset}); save it as UTF-8")]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("cannot read scenario {path}: {source}")]
@@ -394,15 +401,19 @@ impl Scenario {
         if path.is_dir() {
             return Err(ScenarioError::Folder { path: path_buf });
         }
-        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ScenarioError::Missing {
+        let bytes = crate::read_capped(path, MAX_SCENARIO_BYTES)
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => ScenarioError::Missing {
+                    path: path.to_owned(),
+                },
+                _ => ScenarioError::Read {
+                    path: path.to_owned(),
+                    source,
+                },
+            })?
+            .ok_or_else(|| ScenarioError::TooLarge {
                 path: path.to_owned(),
-            },
-            _ => ScenarioError::Read {
-                path: path.to_owned(),
-                source,
-            },
-        })?;
+            })?;
         let text = String::from_utf8(bytes).map_err(|e| ScenarioError::NotUtf8 {
             path: path.to_owned(),
             offset: e.utf8_error().valid_up_to(),

@@ -963,3 +963,28 @@ fn verify_without_keys_does_not_suggest_allow_unsigned_exit_2() {
             "error: {plugin} is not signed; sign it with `stage-harness sign`\n"
         ));
 }
+
+/// A file named by mistake is not read without end (it used to fill memory until the
+/// allocation failed).
+#[cfg(unix)]
+#[test]
+fn endless_files_are_refused_exit_2() {
+    harness(&["run", "/dev/zero"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: /dev/zero holds more than 67108864 bytes, far more than a scenario; check the path\n",
+        );
+    in_dir(
+        &workspace_root(),
+        &["run", DEMO, "--allow-unsigned", "--plugin", "/dev/zero"],
+    )
+    .assert()
+    .code(2)
+    .stdout("")
+    .stderr(format!(
+        "{UNSIGNED_WARNING}error: /dev/zero holds more than 67108864 bytes, far more than a \
+         plugin component; check the path\n"
+    ));
+}

@@ -45,6 +45,10 @@ pub enum SigningError {
         "{path} is a folder; pass the component file (`make build` writes dist/account-lockdown.wasm)"
     )]
     Folder { path: PathBuf },
+    #[error(
+        "{path} holds more than {MAX_PLUGIN_BYTES} bytes, far more than a plugin component; check the path"
+    )]
+    TooLarge { path: PathBuf },
     #[error("cannot read plugin {path}: {source}; check the path and its permissions")]
     Read {
         path: PathBuf,
@@ -119,6 +123,9 @@ pub enum SigningError {
     #[error("cannot sign {path}: {detail}")]
     Sign { path: PathBuf, detail: String },
 }
+
+/// The largest plugin file read (the real component is under 48 KiB).
+pub const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 
 /// Which plugins the harness accepts.
 #[derive(Debug, Clone)]
@@ -229,7 +236,7 @@ pub fn read_component_file(path: &Path) -> Result<Vec<u8>, SigningError> {
             path: path.to_owned(),
         });
     }
-    std::fs::read(path).map_err(|source| {
+    let bytes = crate::read_capped(path, MAX_PLUGIN_BYTES).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             SigningError::Missing {
                 path: path.to_owned(),
@@ -240,6 +247,9 @@ pub fn read_component_file(path: &Path) -> Result<Vec<u8>, SigningError> {
                 source,
             }
         }
+    })?;
+    bytes.ok_or_else(|| SigningError::TooLarge {
+        path: path.to_owned(),
     })
 }
 
