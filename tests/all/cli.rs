@@ -987,4 +987,38 @@ fn endless_files_are_refused_exit_2() {
         "{UNSIGNED_WARNING}error: /dev/zero holds more than 67108864 bytes, far more than a \
          plugin component; check the path\n"
     ));
+    let too_big =
+        "cannot read it: it holds more than 1048576 bytes, far more than a key or a signature";
+    in_dir(
+        &workspace_root(),
+        &[
+            "run",
+            DEMO,
+            "--plugin",
+            "dist/account-lockdown.wasm",
+            "--trust",
+            "/dev/zero",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stderr(format!(
+        "error: public key /dev/zero cannot be used: {too_big}\n"
+    ));
+    in_dir(
+        &workspace_root(),
+        &[
+            "sign",
+            "dist/account-lockdown.wasm",
+            "--key",
+            "/dev/zero",
+            "--detached",
+            "never.sig",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stderr(format!(
+        "error: secret key /dev/zero cannot be used: {too_big}\n"
+    ));
 }

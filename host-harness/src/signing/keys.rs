@@ -51,7 +51,7 @@ impl TrustedKey {
                 path.display()
             )));
         }
-        let data = fs::read(path).map_err(|e| match e.kind() {
+        let data = read_small(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => bad(
                 "it does not exist; check the path (keygen writes NAME.pub beside NAME.secret)"
                     .into(),
@@ -130,8 +130,21 @@ pub fn read_secret_key(path: &Path) -> Result<SecretKey, SigningError> {
         path: path.to_owned(),
         detail,
     };
-    let data = fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let data = read_small(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     parse_secret_key(&data).map_err(bad)
+}
+
+/// The largest key or detached signature file read: a few hundred bytes is usual.
+pub const MAX_SMALL_FILE_BYTES: u64 = 1 << 20;
+
+/// Read a key or signature file, refusing one over [`MAX_SMALL_FILE_BYTES`] (a file named
+/// by mistake, such as `/dev/zero`, is not read without end).
+pub(crate) fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    crate::read_capped(path, MAX_SMALL_FILE_BYTES)?.ok_or_else(|| {
+        std::io::Error::other(format!(
+            "it holds more than {MAX_SMALL_FILE_BYTES} bytes, far more than a key or a signature"
+        ))
+    })
 }
 
 /// The public half of a secret key, with its default key id attached.

@@ -218,7 +218,7 @@ pub fn load_trusted_keys(paths: &[PathBuf]) -> Result<Vec<TrustedKey>, SigningEr
 }
 
 fn read_detached(path: &Path) -> Result<Vec<u8>, SigningError> {
-    let sig = std::fs::read(path).map_err(|e| SigningError::BadSignatureFile {
+    let sig = keys::read_small(path).map_err(|e| SigningError::BadSignatureFile {
         path: path.to_owned(),
         detail: format!("cannot read it: {e}"),
     })?;
